@@ -1,8 +1,30 @@
-"""kernelkit: scalable kernel methods on one fast, exact, memory-bounded engine."""
+"""kernelkit: scalable kernel methods on one fast, exact, memory-bounded engine.
+
+The engine functions live at the top level::
+
+    import kernelkit
+    from kernelkit.kernels import Gaussian
+
+    kernelkit.matvec(Gaussian(bandwidth=0.5), X, Y, V)      # K(X, Y) @ V
+    kernelkit.logsumexp(Gaussian(bandwidth=0.5), X, Y)      # log sum_j k(x_i, y_j)
+    kernelkit.knn(X, Y, k=10)                               # (distances, indices)
+"""
 
 from . import kernels
 from ._config import config_context, get_config, set_config
+from .ops import KernelOperator, kernel_sum, knn, logsumexp, matvec
 
 __version__ = "0.1.0"
 
-__all__ = ["kernels", "config_context", "get_config", "set_config", "__version__"]
+__all__ = [
+    "kernels",
+    "matvec",
+    "kernel_sum",
+    "logsumexp",
+    "knn",
+    "KernelOperator",
+    "config_context",
+    "get_config",
+    "set_config",
+    "__version__",
+]
