@@ -133,8 +133,6 @@ def matvec(kernel: Kernel, X: Any, Y: Any, V: Any) -> Any:
     xp = get_namespace(X, Y, V)
     X, Y = _check_xy(kernel, X, Y, xp)
     V = _check_rhs(V, "V", Y.shape[0], xp)
-    if V.ndim == 2 and V.shape[1] == 0:
-        raise InputValueError("V has no columns; pass at least one right-hand side.")
     dtype = result_dtype(X, Y, V)
     X, Y, V = (_cast(A, dtype, xp) for A in (X, Y, V))
     V2 = V[:, None] if V.ndim == 1 else V
