@@ -8,7 +8,16 @@ matrix.
 
 from ._algebra import Product, Scaled, Sum
 from ._base import DotProductKernel, FusedSpec, Kernel, StationaryKernel
-from ._stationary import Gaussian, Laplace
+from ._dot import Cosine, Linear, Polynomial
+from ._stationary import (
+    IMQ,
+    Gaussian,
+    InverseMultiquadric,
+    Laplace,
+    Matern,
+    Periodic,
+    RationalQuadratic,
+)
 
 __all__ = [
     "Kernel",
@@ -17,6 +26,14 @@ __all__ = [
     "FusedSpec",
     "Gaussian",
     "Laplace",
+    "Matern",
+    "InverseMultiquadric",
+    "IMQ",
+    "RationalQuadratic",
+    "Periodic",
+    "Linear",
+    "Polynomial",
+    "Cosine",
     "Sum",
     "Product",
     "Scaled",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from .._validation import check_positive, is_torch
 from ..exceptions import ParameterError
-from ._base import FusedSpec, Kernel
+from ._base import FusedSpec, Kernel, _as_param, _format_value
 
 __all__ = ["Sum", "Product", "Scaled"]
 
@@ -54,7 +53,9 @@ class Sum(Kernel):
         return self.k1.stationary and self.k2.stationary
 
     def __repr__(self) -> str:
-        return f"{self.k1!r} + {self.k2!r}"
+        # A Sum on the right is parenthesised so the repr evaluates to the same tree.
+        right = f"({self.k2!r})" if isinstance(self.k2, Sum) else repr(self.k2)
+        return f"{self.k1!r} + {right}"
 
     def _check_n_features(self, n_features: int) -> None:
         self.k1._check_n_features(n_features)
@@ -106,10 +107,12 @@ class Product(Kernel):
         return self.k1.stationary and self.k2.stationary
 
     def __repr__(self) -> str:
-        def wrap(k: Kernel) -> str:
-            return f"({k!r})" if isinstance(k, Sum) else repr(k)
-
-        return f"{wrap(self.k1)} * {wrap(self.k2)}"
+        # Parenthesise so that evaluating the repr rebuilds the same tree: ``*`` is
+        # left-associative, so a product or scaled kernel on the right needs brackets.
+        left = f"({self.k1!r})" if isinstance(self.k1, Sum) else repr(self.k1)
+        right = f"({self.k2!r})" if isinstance(self.k2, (Sum, Product, Scaled)) \
+            else repr(self.k2)
+        return f"{left} * {right}"
 
     def _check_n_features(self, n_features: int) -> None:
         self.k1._check_n_features(n_features)
@@ -162,25 +165,21 @@ class Scaled(Kernel):
 
     def __repr__(self) -> str:
         inner = self.kernel
-        text = f"({inner!r})" if isinstance(inner, Sum) else repr(inner)
-        scale = self.scale
-        shown = f"{float(scale.detach()):g}" if is_torch(scale) else f"{scale:g}"
-        return f"{shown} * {text}"
+        text = f"({inner!r})" if isinstance(inner, (Sum, Product, Scaled)) else repr(inner)
+        return f"{_format_value(self.scale)} * {text}"
 
     def _check_n_features(self, n_features: int) -> None:
         self.kernel._check_n_features(n_features)
 
     def _scale_for(self, X: Any, xp: ModuleType) -> Any:
-        if is_torch(self.scale):
-            return self.scale.to(X.dtype)
-        return self.scale
+        return _as_param(self.scale, X, xp)
 
     def _tile(self, X: Any, Y: Any, xp: ModuleType) -> Any:
         return self._scale_for(X, xp) * self.kernel._tile(X, Y, xp)
 
     def _log_tile(self, X: Any, Y: Any, xp: ModuleType) -> Any:
         scale = self._scale_for(X, xp)
-        log_scale = xp.log(scale) if is_torch(scale) else float(np.log(scale))
+        log_scale = xp.log(scale) if is_torch(scale) else math.log(scale)
         return log_scale + self.kernel._log_tile(X, Y, xp)
 
     def _diag(self, X: Any, xp: ModuleType) -> Any:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._validation import check_array, get_namespace, is_torch, result_dtype
-from ..exceptions import ParameterError, ShapeError
+from ..exceptions import InputValueError, ParameterError, ShapeError
 
 __all__ = ["Kernel", "FusedSpec", "StationaryKernel", "DotProductKernel"]
 
@@ -60,13 +60,24 @@ class FusedSpec:
                          self.scale * factor, self.normalize)
 
 
+def _format_float(value: float) -> str:
+    """Short form when it is exact (``1``, ``0.5``), else the full round-trip repr."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
 def _format_value(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=4, separator=", ")
+    """A parameter as it would be typed: evaluable and lossless for numbers and arrays."""
     if is_torch(value):
-        return f"tensor({value.detach().cpu().numpy().round(4).tolist()})"
+        value = value.detach().cpu().numpy()
+        inner = _format_value(value if value.ndim else float(value))
+        return f"tensor({inner})"
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return _format_value(value.item())
+        return "[" + ", ".join(_format_value(v) for v in value.tolist()) + "]"
     if isinstance(value, float):
-        return f"{value:g}"
+        return _format_float(value)
     return repr(value)
 
 
@@ -134,7 +145,7 @@ class Kernel:
         ParameterError
             For an unknown name or an invalid value; the kernel is left unchanged.
         """
-        old = {name: getattr(self, name) for name in self._param_names}
+        snapshot = _snapshot(self)
         nested: dict[str, dict[str, Any]] = {}
         try:
             for key, value in params.items():
@@ -155,8 +166,7 @@ class Kernel:
                 part.set_params(**sub_params)
             self._validate()
         except Exception:
-            for name, value in old.items():
-                setattr(self, name, value)
+            _restore(snapshot)
             raise
         return self
 
@@ -172,6 +182,8 @@ class Kernel:
         return all(_param_equal(a[k], b[k]) for k in a)
 
     __hash__ = None  # type: ignore[assignment]  # mutable via set_params
+    #: Make numpy scalars (``np.float64(2) * k``) defer to ``Kernel.__rmul__``.
+    __array_ufunc__ = None
 
     # -- algebra ----------------------------------------------------------------------
     def __add__(self, other: Any) -> Kernel:
@@ -273,16 +285,30 @@ class Kernel:
         return xp.log(self._tile(X, Y, xp))
 
     def _diag(self, X: Any, xp: ModuleType) -> Any:
-        """Diagonal for validated X. The default evaluates k(x_i, x_i) row by row in
-        chunks; subclasses override with a closed form."""
-        return xp.stack([self._tile(X[i:i + 1], X[i:i + 1], xp)[0, 0]
-                         for i in range(X.shape[0])]) if xp is not np else np.array(
-            [self._tile(X[i:i + 1], X[i:i + 1], xp)[0, 0] for i in range(X.shape[0])],
-            dtype=X.dtype)
+        """Diagonal for validated X. This default evaluates k(x_i, x_i) one row at a time
+        (slow); every built-in kernel overrides it with a closed form."""
+        values = [self._tile(X[i:i + 1], X[i:i + 1], xp)[0, 0] for i in range(X.shape[0])]
+        return np.array(values, dtype=X.dtype) if xp is np else xp.stack(values)
 
     def _fused(self) -> FusedSpec | None:
         """The compiled engine's description of this kernel, or None (numpy path)."""
         return None
+
+
+def _snapshot(kernel: Kernel) -> list[tuple[Kernel, dict[str, Any]]]:
+    """The parameters of a kernel and of every kernel nested in it (for rollback)."""
+    values = {name: getattr(kernel, name) for name in kernel._param_names}
+    out = [(kernel, values)]
+    for value in values.values():
+        if isinstance(value, Kernel):
+            out.extend(_snapshot(value))
+    return out
+
+
+def _restore(snapshot: list[tuple[Kernel, dict[str, Any]]]) -> None:
+    for kernel, values in snapshot:
+        for name, value in values.items():
+            setattr(kernel, name, value)
 
 
 def _param_equal(a: Any, b: Any) -> bool:
@@ -300,13 +326,89 @@ def _is_tensor_param(*values: Any) -> bool:
     return any(is_torch(v) for v in values)
 
 
+#: Squared distances below this fraction of ||x||^2 + ||y||^2 (after centring) are
+#: recomputed from direct differences. There the expansion ||x||^2 + ||y||^2 - 2<x, y>
+#: has lost most of its digits, which matters for kernels with a kink at zero (Laplace,
+#: Matérn), whose value depends on sqrt(s): without this, k(x, x) is off by ~1e-8.
+_REFINE_BELOW = {"float32": 1e-2, "float64": 1e-3}
+
+
+def _as_param(value: Any, like: Any, xp: ModuleType) -> Any:
+    """A kernel parameter in the array type, dtype and device of ``like``.
+
+    Python numbers are returned unchanged (they do not change the array's dtype); numpy
+    arrays and torch tensors are converted, so a torch parameter keeps its gradient when
+    ``xp`` is torch and is detached when ``xp`` is numpy.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, np.generic):
+        return value
+    if xp is np:
+        if is_torch(value):
+            value = value.detach().cpu().numpy()
+        return np.asarray(value, dtype=like.dtype)
+    if is_torch(value):
+        return value.to(dtype=like.dtype, device=like.device)
+    return xp.as_tensor(np.asarray(value), dtype=like.dtype, device=like.device)
+
+
+def _safe_sqrt(s: Any, xp: ModuleType) -> Any:
+    """sqrt(s) for s >= 0, with a zero (not NaN) gradient at s = 0 under torch autograd."""
+    if xp is np:
+        return np.sqrt(s)
+    positive = s > 0
+    return xp.where(positive, xp.sqrt(xp.where(positive, s, xp.ones_like(s))),
+                    xp.zeros_like(s))
+
+
+def _zeros_rows(X: Any, xp: ModuleType) -> Any:
+    """A zero vector with one entry per row of X, in X's dtype (and device)."""
+    if xp is np:
+        return np.zeros(X.shape[0], dtype=X.dtype)
+    return xp.zeros(X.shape[0], dtype=X.dtype, device=X.device)
+
+
+def _squared_distances(X: Any, Y: Any, xp: ModuleType, bandwidth: Any = None) -> Any:
+    """||(x_i - y_j) / bandwidth||^2 for all pairs, accurate for close pairs too.
+
+    The bulk uses the BLAS-friendly expansion ||x||^2 + ||y||^2 - 2<x, y> on data centred
+    at Y's mean (then scaled), clamped at 0. Pairs whose result is small relative to their
+    norms, where the expansion cancels, are recomputed as ((x - y) / bandwidth)^2 from the
+    original rows, so k(x, x) and close pairs are exact even for kinked kernels; the other
+    pairs have a relative error of at most ~eps / sqrt(_REFINE_BELOW).
+    """
+    centre = Y.mean(axis=0) if xp is np else Y.mean(dim=0)
+    Xc = X - centre
+    Yc = Y - centre
+    if bandwidth is not None:
+        Xc = Xc / bandwidth
+        Yc = Yc / bandwidth
+    nx = (Xc * Xc).sum(axis=1)
+    ny = (Yc * Yc).sum(axis=1)
+    norms = nx[:, None] + ny[None, :]
+    sq = xp.clip(norms - 2 * (Xc @ Yc.T), 0, None)
+    fraction = _REFINE_BELOW["float32" if str(X.dtype).endswith("float32") else "float64"]
+    close = sq <= fraction * norms
+    i, j = np.nonzero(close) if xp is np else xp.nonzero(close, as_tuple=True)
+    if len(i) == 0:
+        return sq
+    diff = X[i] - Y[j]
+    if bandwidth is not None:
+        diff = diff / bandwidth
+    exact = (diff * diff).sum(axis=1)
+    if xp is np:
+        sq[i, j] = exact
+        return sq
+    return sq.index_put((i, j), exact)
+
+
 class StationaryKernel(Kernel):
     """Base of kernels k(x, y) = f(||(x - y) / bandwidth||^2).
 
     Subclasses implement ``_profile(s, xp)`` (and ``_log_profile`` when positive) on the
     scaled squared distance ``s``; this class handles bandwidths (a scalar or one per
     feature), distances computed without catastrophic cancellation (centred data, clamped
-    at 0) and the diagonal f(0).
+    at 0, close pairs recomputed directly) and the diagonal f(0). ``_profile_name`` may be
+    a class attribute or, when it depends on a parameter (Matérn), a property.
     """
 
     stationary = True
@@ -317,34 +419,20 @@ class StationaryKernel(Kernel):
 
     def _check_n_features(self, n_features: int) -> None:
         bw = self.bandwidth
-        size = int(np.size(bw.detach().cpu().numpy() if is_torch(bw) else bw))
-        if np.ndim(bw.detach().cpu().numpy() if is_torch(bw) else bw) == 1 and \
-                size != n_features:
+        if is_torch(bw):
+            bw = bw.detach().cpu().numpy()
+        if np.ndim(bw) == 1 and np.size(bw) != n_features:
             raise ShapeError(
-                f"{type(self).__name__} has {size} per-feature bandwidths but the data has "
-                f"{n_features} features; pass one bandwidth per column or a scalar."
+                f"{type(self).__name__} has {np.size(bw)} per-feature bandwidths but the "
+                f"data has {n_features} features; pass one bandwidth per column or a scalar."
             )
 
     def _bandwidth_for(self, X: Any, xp: ModuleType) -> Any:
-        bw = self.bandwidth
-        if xp is np:
-            if is_torch(bw):
-                bw = bw.detach().cpu().numpy()
-            return np.asarray(bw, dtype=X.dtype)
-        if is_torch(bw):
-            return bw.to(X.dtype)
-        return xp.as_tensor(np.asarray(bw), dtype=X.dtype)
+        return _as_param(self.bandwidth, X, xp)
 
     def _sqdist(self, X: Any, Y: Any, xp: ModuleType) -> Any:
-        """Scaled squared distances, centred and clamped at zero."""
-        bw = self._bandwidth_for(X, xp)
-        Xs = X / bw
-        Ys = Y / bw
-        centre = Ys.mean(axis=0) if xp is np else Ys.mean(dim=0)
-        Xs = Xs - centre
-        Ys = Ys - centre
-        sq = (Xs * Xs).sum(axis=1)[:, None] + (Ys * Ys).sum(axis=1)[None, :] - 2 * (Xs @ Ys.T)
-        return xp.clip(sq, 0, None)
+        """Scaled squared distances ||(x - y) / bandwidth||^2 (see _squared_distances)."""
+        return _squared_distances(X, Y, xp, self._bandwidth_for(X, xp))
 
     def _tile(self, X: Any, Y: Any, xp: ModuleType) -> Any:
         return self._profile(self._sqdist(X, Y, xp), xp)
@@ -353,8 +441,7 @@ class StationaryKernel(Kernel):
         return self._log_profile(self._sqdist(X, Y, xp), xp)
 
     def _diag(self, X: Any, xp: ModuleType) -> Any:
-        zero = xp.zeros(X.shape[0], dtype=X.dtype)
-        return self._profile(zero, xp)
+        return self._profile(_zeros_rows(X, xp), xp)
 
     def _profile(self, s: Any, xp: ModuleType) -> Any:
         raise NotImplementedError
@@ -377,15 +464,33 @@ class StationaryKernel(Kernel):
 
 
 class DotProductKernel(Kernel):
-    """Base of kernels k(x, y) = f(<x, y>) (linear, polynomial, cosine)."""
+    """Base of kernels k(x, y) = f(<x, y>) (linear, polynomial, cosine).
+
+    With ``_normalize = True`` rows are scaled to unit norm first (cosine); an all-zero
+    row then has no direction and raises :class:`~kernelkit.exceptions.InputValueError`.
+    """
 
     _profile_name: ClassVar[str | None] = None
     _normalize: ClassVar[bool] = False
 
+    def _normalized(self, A: Any, name: str, xp: ModuleType) -> Any:
+        """Rows of A divided by their norms (scaled by their largest entry first, so
+        tiny or huge rows neither underflow nor overflow)."""
+        peak = xp.abs(A).max(axis=1) if xp is np else xp.abs(A).amax(dim=1)
+        zero = peak == 0
+        if bool(zero.any()):
+            row = int(np.flatnonzero(zero)[0]) if xp is np else int(xp.nonzero(zero)[0, 0])
+            raise InputValueError(
+                f"{name} row {row} is all zeros; the {type(self).__name__} kernel is "
+                "undefined there. Remove zero rows or use the Linear kernel."
+            )
+        A = A / peak[:, None]
+        return A / xp.sqrt((A * A).sum(axis=1))[:, None]
+
     def _dots(self, X: Any, Y: Any, xp: ModuleType) -> Any:
         if self._normalize:
-            X = X / xp.sqrt((X * X).sum(axis=1))[:, None]
-            Y = Y / xp.sqrt((Y * Y).sum(axis=1))[:, None]
+            X = self._normalized(X, "X", xp)
+            Y = self._normalized(Y, "Y", xp)
         return X @ Y.T
 
     def _tile(self, X: Any, Y: Any, xp: ModuleType) -> Any:
@@ -393,7 +498,8 @@ class DotProductKernel(Kernel):
 
     def _diag(self, X: Any, xp: ModuleType) -> Any:
         if self._normalize:
-            t = xp.ones(X.shape[0], dtype=X.dtype)
+            self._normalized(X, "X", xp)
+            t = _zeros_rows(X, xp) + 1
         else:
             t = (X * X).sum(axis=1)
         return self._profile(t, xp)
