@@ -84,7 +84,11 @@ def _fexp_overload(x):
             q = q * r + 1.66666666666666666667e-01
             q = q * r + 0.5
             q = q * (r * r) + r + 1.0
-            s = np.int64((np.int64(n) + np.int64(1023)) << 52).view(np.float64)
+            # 2^n without a float64 -> int64 conversion (AVX2 has none): n + 1.5 * 2^52
+            # holds n in its low mantissa bits; adding the bias and shifting those 12 bits
+            # into the exponent field builds 2^n with integer SIMD only.
+            kn = np.float64(n + 6755399441055744.0).view(np.int64)
+            s = np.int64((kn + np.int64(1023)) << 52).view(np.float64)
             keep = np.float64(x >= -708.3)
             return q * s * keep
 

@@ -74,28 +74,27 @@ class _Prepared:
                  mode: str) -> None:
         dtype = X.dtype
         dot = spec is not None and spec.kind == "dot"
-        inv = 1.0 if spec is None else spec.inv_bandwidth
-        Xs = np.asarray(X * np.asarray(inv, dtype=dtype), dtype=dtype, order="C")
-        Ys = np.asarray(Y * np.asarray(inv, dtype=dtype), dtype=dtype, order="C")
-        if Xs is X:
-            Xs = X.copy()
-        if Ys is Y:
-            Ys = Y.copy()
+        inv = np.asarray(1.0 if spec is None else spec.inv_bandwidth, dtype=dtype)
         if dot:
+            Xs = np.ascontiguousarray(X * inv, dtype=dtype)
+            Ys = np.ascontiguousarray(Y * inv, dtype=dtype)
             if spec is not None and spec.normalize:
                 for name, A in (("X", Xs), ("Y", Ys)):
-                    norms = np.sqrt(np.einsum("ij,ij->i", A, A, dtype=np.float64))
-                    if np.any(norms == 0):
+                    peak = np.abs(A).max(axis=1)
+                    if np.any(peak == 0):
                         raise InputValueError(
-                            f"{name} has an all-zero row; the cosine kernel is undefined "
-                            "there. Remove zero rows or use the linear kernel."
+                            f"{name} row {int(np.argmin(peak))} is all zeros; the cosine "
+                            "kernel is undefined there. Remove zero rows or use Linear()."
                         )
-                    A /= norms.astype(dtype)[:, None]
+                    A /= peak[:, None]  # avoids overflow of the squared norm
+                    A /= np.sqrt(np.einsum("ij,ij->i", A, A, dtype=np.float64)).astype(
+                        dtype)[:, None]
         else:
-            # Centre on Y's mean: distances are unchanged, cancellation is reduced.
-            centre = Ys.mean(axis=0, dtype=np.float64).astype(dtype)
-            Xs -= centre
-            Ys -= centre
+            # Centre on Y's mean *before* scaling: distances are unchanged, and neither
+            # the scaling nor the BLAS cross term sees large offsets that cancel later.
+            centre = Y.mean(axis=0, dtype=np.float64).astype(dtype)
+            Xs = np.ascontiguousarray((X - centre) * inv, dtype=dtype)
+            Ys = np.ascontiguousarray((Y - centre) * inv, dtype=dtype)
         self.dot = dot
         self.Xs = Xs
         self.Ys = Ys
