@@ -1,7 +1,7 @@
-"""Conformance tests and dense oracles for kernels (and, later, operators).
+"""Conformance tests and dense oracles for kernels and operators.
 
-``KernelTestCase`` needs pytest and is imported on first use, so the oracles and
-tolerances work without it. Nothing here imports torch at import time.
+``KernelTestCase`` and ``OperatorTestCase`` need pytest and are imported on first use,
+so the oracles and tolerances work without it. Nothing here imports torch at import time.
 """
 
 from typing import Any
@@ -14,11 +14,14 @@ from ._oracles import (
     naive_logsumexp,
     naive_matvec,
 )
-from ._tolerances import PSD_RTOL, TOLERANCES, assert_close, dtype_key
+from ._tolerances import PSD_RTOL, REDUCTION_RTOL, TOLERANCES, assert_close, dtype_key
 
 __all__ = [
     "KernelTestCase",
+    "OperatorTestCase",
+    "SquareOperatorTestCase",
     "TOLERANCES",
+    "REDUCTION_RTOL",
     "PSD_RTOL",
     "assert_close",
     "dtype_key",
@@ -36,4 +39,8 @@ def __getattr__(name: str) -> Any:
         from ._kernel_case import KernelTestCase
 
         return KernelTestCase
+    if name in ("OperatorTestCase", "SquareOperatorTestCase"):
+        from . import _operator_case
+
+        return getattr(_operator_case, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

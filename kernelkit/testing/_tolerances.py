@@ -84,3 +84,11 @@ def assert_close(actual: Any, expected: Any, *, dtype: Any = None, err_msg: str 
     scale = max(1.0, float(finite.max())) if finite.size else 1.0
     np.testing.assert_allclose(actual, expected, rtol=tol["rtol"], atol=tol["atol"] * scale,
                                err_msg=err_msg)
+
+#: Accuracy the engine promises for its reductions, against a float64 oracle.
+#: ``matvec``/``kernel_sum``: ``|out_i - (K V)_i| <= rtol * sum_j |k_ij v_j|`` per row and
+#: right-hand side. ``logsumexp``: absolute error in log space (a relative error of the sum).
+REDUCTION_RTOL: dict[Any, float] = _ByDtype({
+    np.float32: 1e-5,
+    np.float64: 1e-12,
+})

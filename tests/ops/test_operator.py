@@ -10,8 +10,12 @@ import kernelkit
 from kernelkit import KernelOperator
 from kernelkit.exceptions import ConvergenceWarning, MemoryBudgetError, ParameterError, ShapeError
 from kernelkit.kernels import Gaussian, Matern, Periodic
-from kernelkit.testing import naive_kernel_matrix
-from kernelkit.testing._reductions import REDUCTION_RTOL
+from kernelkit.testing import (
+    REDUCTION_RTOL,
+    OperatorTestCase,
+    SquareOperatorTestCase,
+    naive_kernel_matrix,
+)
 
 DTYPES = [np.float32, np.float64]
 
@@ -117,3 +121,19 @@ def test_operator_errors(rng):
         sq.solve(np.ones(5), preconditioner="ilu")
     with pytest.raises(ShapeError, match="features"):
         KernelOperator(Gaussian(), X, np.ones((3, 3)))
+
+
+class TestKernelOperatorConformance(SquareOperatorTestCase):
+    def make_operator(self, dtype):
+        X = np.random.default_rng(5).normal(size=(40, 3)).astype(dtype)
+        kernel = Matern(nu=2.5, bandwidth=1.2)
+        return KernelOperator(kernel, X), naive_kernel_matrix(kernel, X)
+
+
+class TestRectangularOperatorConformance(OperatorTestCase):
+    def make_operator(self, dtype):
+        rng = np.random.default_rng(6)
+        X = rng.normal(size=(25, 20)).astype(dtype)
+        Y = rng.normal(size=(30, 20)).astype(dtype)
+        kernel = Gaussian(bandwidth=4.0)  # 20 features: the BLAS (GEMM) path
+        return KernelOperator(kernel, X, Y), naive_kernel_matrix(kernel, X, Y)

@@ -25,11 +25,11 @@ from kernelkit.kernels import (
 )
 from kernelkit.ops.plan import DIRECT_MAX_FEATURES
 from kernelkit.testing import (
+    REDUCTION_RTOL,
     naive_kernel_matrix,
     naive_knn,
     naive_logsumexp,
 )
-from kernelkit.testing._reductions import REDUCTION_RTOL
 
 DTYPES = [np.float32, np.float64]
 D_GEMM = DIRECT_MAX_FEATURES + 5  # a feature count that takes the BLAS (GEMM) path

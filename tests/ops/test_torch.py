@@ -7,7 +7,7 @@ import pytest
 
 import kernelkit
 from kernelkit.kernels import Gaussian, Laplace, Matern, Periodic
-from kernelkit.testing._reductions import REDUCTION_RTOL
+from kernelkit.testing import REDUCTION_RTOL
 
 torch = pytest.importorskip("torch")
 
