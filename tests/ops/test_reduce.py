@@ -342,3 +342,26 @@ def test_cosine_zero_row_is_a_clear_error():
     X[1] = 0.0
     with pytest.raises(InputValueError, match="zero"):
         kernelkit.matvec(Cosine(), X, X, np.ones(3))
+
+
+@pytest.mark.parametrize("d", [D_GEMM, 64])
+@pytest.mark.parametrize("relative_bandwidth", [0.1, 0.25, 0.5, 1.0])
+@pytest.mark.parametrize("make", [Gaussian, Laplace, lambda bandwidth: Matern(2.5, bandwidth),
+                                  lambda bandwidth: InverseMultiquadric(0.5, 1.0, bandwidth)],
+                         ids=["gaussian", "laplace", "matern52", "imq"])
+def test_float32_blas_path_keeps_its_accuracy_for_close_pairs(make, relative_bandwidth, d):
+    """Near-duplicate points and small bandwidths make ||x||^2 + ||y||^2 - 2 x.y cancel;
+    float32 results must stay within REDUCTION_RTOL all the same (the engine switches
+    the cross term to float64 when its error bound says so)."""
+    rng = np.random.default_rng(7)
+    h = relative_bandwidth * np.sqrt(d)
+    X = (rng.normal(size=(120, d)) + 3.0).astype(np.float32)
+    Y = (X + 0.05 * h * rng.normal(size=X.shape)).astype(np.float32)
+    Y[:10] = X[:10]  # exact duplicates: s = 0, where Laplace's sqrt has its kink
+    V = rng.normal(size=120).astype(np.float32)
+    kernel = make(bandwidth=h)
+    assert_reduction_close(kernelkit.matvec(kernel, X, Y, V), kernel, X, Y, V, np.float32)
+    if kernel.positive:
+        np.testing.assert_allclose(kernelkit.logsumexp(kernel, X, Y),
+                                   naive_logsumexp(kernel, X, Y), rtol=0,
+                                   atol=REDUCTION_RTOL[np.float32])
