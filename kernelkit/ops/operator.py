@@ -183,7 +183,8 @@ class KernelOperator(LinearOperator):
                          maxiter=10 * n if maxiter is None else maxiter, M=M,
                          x0=None if X0 is None else X0[:, c])
             if info > 0:
-                res = np.linalg.norm(A @ x - B[:, c]) / max(np.linalg.norm(B[:, c]), 1e-300)
+                norm_b = max(float(np.linalg.norm(B[:, c])), 1e-300)
+                res = float(np.linalg.norm(A @ x - B[:, c])) / norm_b
                 warnings.warn(
                     f"CG stopped after {info} iterations with relative residual {res:.2e} "
                     f"> tol={tol:g}; increase alpha or maxiter.", ConvergenceWarning,

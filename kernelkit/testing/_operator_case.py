@@ -34,7 +34,7 @@ class OperatorTestCase:
         raise NotImplementedError
 
     @staticmethod
-    def _check(actual: Any, dense: np.ndarray, V: np.ndarray, dtype: Any) -> None:
+    def _check(actual: Any, dense: np.ndarray, V: Any, dtype: Any) -> None:
         expected = dense @ V
         bound = np.abs(dense) @ np.abs(V)
         err = np.abs(np.asarray(actual, dtype=np.float64) - expected)

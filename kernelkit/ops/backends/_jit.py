@@ -22,6 +22,7 @@ no subnormal (slow) value is ever produced.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, types
@@ -29,7 +30,7 @@ from numba.extending import overload
 
 # Fast-math flags without 'nnan'/'ninf': -inf (log of a zero weight) must stay exact.
 _FM = {"contract", "reassoc", "arcp", "nsz", "afn"}
-_JIT = {"nogil": True, "cache": True, "fastmath": _FM, "error_model": "numpy"}
+_JIT: dict[str, Any] = {"nogil": True, "cache": True, "fastmath": _FM, "error_model": "numpy"}
 
 # Profile codes (see numba_backend.PROFILES for the name → code map).
 GAUSSIAN, LAPLACE, MATERN32, MATERN52, IMQ, RQ, LINEAR, POLY = 0, 1, 2, 3, 4, 5, 6, 7
@@ -42,7 +43,7 @@ def fexp(x):  # pragma: no cover - replaced by the overload inside compiled code
     return math.exp(x)
 
 
-@overload(fexp, inline="always", fastmath=_FM)
+@overload(fexp, inline="always", fastmath=_FM)  # type: ignore[call-arg]
 def _fexp_overload(x):
     if x == types.float32:
 

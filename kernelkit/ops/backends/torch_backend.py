@@ -56,7 +56,7 @@ def _rows_per_block(m: int, itemsize: int) -> int:
     return max(1, int(budget // (max(m, 1) * itemsize * _TEMPORARIES)))
 
 
-def _blocked(fn: Callable[[Any], Any], X: Any, m: int, *args: Any) -> Any:
+def _blocked(fn: Callable[..., Any], X: Any, m: int, *args: Any) -> Any:
     import torch
     from torch.utils.checkpoint import checkpoint
 
