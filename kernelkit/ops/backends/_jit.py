@@ -31,11 +31,14 @@ from numba.extending import overload
 # Fast-math flags without 'nnan'/'ninf': -inf (log of a zero weight) must stay exact.
 _FM = {"contract", "reassoc", "arcp", "nsz", "afn"}
 _JIT: dict[str, Any] = {"nogil": True, "cache": True, "fastmath": _FM, "error_model": "numpy"}
+# Log-sum-exp may assume no NaN (inputs are validated finite, -inf - finite is -inf), which
+# lets LLVM vectorise the running maximum.
+_JIT_LSE: dict[str, Any] = {**_JIT, "fastmath": _FM | {"nnan"}}
 
 # Profile codes (see numba_backend.PROFILES for the name → code map).
 GAUSSIAN, LAPLACE, MATERN32, MATERN52, IMQ, RQ, LINEAR, POLY = 0, 1, 2, 3, 4, 5, 6, 7
 # Slots of the constants vector p (working dtype).
-P_A, P_B, P_C, P_ZERO, P_ONE, P_EXPMIN = 0, 1, 2, 5, 6, 7
+P_A, P_B, P_C, P_NEGINF, P_ZERO, P_ONE = 0, 1, 2, 3, 5, 6
 N_CONST = 8
 
 
@@ -248,18 +251,38 @@ def _profile_accumulate(buf, w, j0, code, p, Vt, acc, r, zero):
 
 
 @njit(inline="always", **_JIT)
-def _lse_update(buf, w, j0, logw, mx, sm, r, zero, use_w):
-    """Streaming log-sum-exp: fold buf[:w] (+ log weights) into (mx[r], sm[r])."""
-    if use_w:
-        lw = logw[j0:]
+def _lse_update(buf, w, j0, code, p, logw, mx, sm, r, use_w):
+    """Streaming log-sum-exp of a row tile: buf[:w] holds distances; fold
+    log f(buf) + log w into the running (max mx[r], shifted sum sm[r]).
+
+    Two passes over the L1-resident buffer: log-kernel, weights and the tile maximum
+    together (one pass for the Gaussian), then the shifted exponential sum.
+    """
+    tmax = p[P_NEGINF]
+    if code == GAUSSIAN:
+        a = p[P_A]
+        if use_w:
+            lw = logw[j0:]
+            for j in range(w):
+                v = a * buf[j] + lw[j]
+                buf[j] = v
+                tmax = max(tmax, v)
+        else:
+            for j in range(w):
+                v = a * buf[j]
+                buf[j] = v
+                tmax = max(tmax, v)
+    else:
+        _log_profile(buf, w, code, p)
+        if use_w:
+            lw = logw[j0:]
+            for j in range(w):
+                buf[j] += lw[j]
         for j in range(w):
-            buf[j] += lw[j]
-    tmax = buf[0]
-    for j in range(1, w):
-        tmax = max(tmax, buf[j])
-    if tmax == -np.inf:
+            tmax = max(tmax, buf[j])
+    if tmax == p[P_NEGINF]:
         return
-    s = zero
+    s = p[P_ZERO]
     for j in range(w):
         s += fexp(buf[j] - tmax)
     tm = np.float64(tmax)
@@ -310,17 +333,15 @@ def tile_direct(Xs, Yt, i0, i1, j0, w, dot, code, p, out):
         _profile(row, w, code, p)
 
 
-@njit(**_JIT)
+@njit(**_JIT_LSE)
 def lse_direct(Xs, Yt, i0, i1, tile_m, code, p, logw, use_w, mx, sm):
     m = Yt.shape[1]
     buf = np.empty(tile_m, dtype=Xs.dtype)
-    zero = p[P_ZERO]
     for j0 in range(0, m, tile_m):
         w = min(tile_m, m - j0)
         for i in range(i0, i1):
             _fill_direct(Xs, Yt, i, j0, w, False, buf)
-            _log_profile(buf, w, code, p)
-            _lse_update(buf, w, j0, logw, mx, sm, i - i0, zero, use_w)
+            _lse_update(buf, w, j0, code, p, logw, mx, sm, i - i0, use_w)
 
 
 @njit(**_JIT)
@@ -357,14 +378,13 @@ def tile_gemm(T, xn, yn, i0, i1, j0, w, dot, code, p):
             T[r, j] = buf[j]
 
 
-@njit(**_JIT)
+@njit(**_JIT_LSE)
 def lse_gemm(T, xn, yn, i0, i1, j0, w, code, p, logw, use_w, mx, sm):
     buf = np.empty(w, dtype=T.dtype)
     zero = p[P_ZERO]
     for i in range(i0, i1):
         _fill_gemm(T, i - i0, xn, yn, i, j0, w, False, zero, buf)
-        _log_profile(buf, w, code, p)
-        _lse_update(buf, w, j0, logw, mx, sm, i - i0, zero, use_w)
+        _lse_update(buf, w, j0, code, p, logw, mx, sm, i - i0, use_w)
 
 
 @njit(**_JIT)

@@ -72,6 +72,7 @@ def _profile_constants(spec: FusedSpec, dtype: np.dtype) -> np.ndarray:
         gamma, coef0, degree = params
         p[_jit.P_A], p[_jit.P_B], p[_jit.P_C] = gamma, coef0, degree
     p[_jit.P_ONE] = 1.0
+    p[_jit.P_NEGINF] = -np.inf
     return p.astype(dtype)
 
 
