@@ -286,6 +286,7 @@ def _lse_numpy(kernel: Kernel, X: np.ndarray, Y: np.ndarray, w: np.ndarray | Non
 
 #: Extra candidates kept per row before exact re-ranking in float64.
 _KNN_EXTRA = 4
+_RERANK_CHUNK_BYTES = 4 * 2**20
 
 
 def knn(X: Any, Y: Any, k: int) -> tuple[Any, Any]:
@@ -357,7 +358,9 @@ def _rerank(X: np.ndarray, Y: np.ndarray, cand: np.ndarray, k: int,
     dist = np.empty((n, k))
     idx = np.empty((n, k), dtype=np.int64)
     d = X.shape[1]
-    step = max(1, int(get_config()["working_memory"] * 2**20 // (8 * kc * max(d, 1) * 2)))
+    # Cache-sized chunks (a few MiB of differences), never more than the budget allows.
+    budget = min(get_config()["working_memory"] * 2**20, _RERANK_CHUNK_BYTES)
+    step = max(1, int(budget // (8 * kc * max(d, 1) * 2)))
     for i0 in range(0, n, step):
         i1 = min(n, i0 + step)
         c = cand[i0:i1]

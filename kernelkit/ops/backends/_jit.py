@@ -31,9 +31,9 @@ from numba.extending import overload
 # Fast-math flags without 'nnan'/'ninf': -inf (log of a zero weight) must stay exact.
 _FM = {"contract", "reassoc", "arcp", "nsz", "afn"}
 _JIT: dict[str, Any] = {"nogil": True, "cache": True, "fastmath": _FM, "error_model": "numpy"}
-# Log-sum-exp may assume no NaN (inputs are validated finite, -inf - finite is -inf), which
-# lets LLVM vectorise the running maximum.
-_JIT_LSE: dict[str, Any] = {**_JIT, "fastmath": _FM | {"nnan"}}
+# Log-sum-exp and k-NN may assume no NaN (inputs are validated finite, -inf - finite is
+# -inf), which lets LLVM vectorise running maxima and minima.
+_JIT_NNAN: dict[str, Any] = {**_JIT, "fastmath": _FM | {"nnan"}}
 
 # Profile codes (see numba_backend.PROFILES for the name → code map).
 GAUSSIAN, LAPLACE, MATERN32, MATERN52, IMQ, RQ, LINEAR, POLY = 0, 1, 2, 3, 4, 5, 6, 7
@@ -298,6 +298,12 @@ def _knn_update(buf, w, j0, best_d, best_i, r):
     """Keep the k smallest buf values (ties to the earlier column) in sorted order."""
     k = best_d.shape[1]
     thr = best_d[r, k - 1]
+    # Vectorised screen first: most tiles hold no candidate once the row has warmed up.
+    low = buf[0]
+    for j in range(1, w):
+        low = min(low, buf[j])
+    if not low < thr:
+        return
     for j in range(w):
         v = buf[j]
         if v < thr:
@@ -333,7 +339,7 @@ def tile_direct(Xs, Yt, i0, i1, j0, w, dot, code, p, out):
         _profile(row, w, code, p)
 
 
-@njit(**_JIT_LSE)
+@njit(**_JIT_NNAN)
 def lse_direct(Xs, Yt, i0, i1, tile_m, code, p, logw, use_w, mx, sm):
     m = Yt.shape[1]
     buf = np.empty(tile_m, dtype=Xs.dtype)
@@ -344,7 +350,7 @@ def lse_direct(Xs, Yt, i0, i1, tile_m, code, p, logw, use_w, mx, sm):
             _lse_update(buf, w, j0, code, p, logw, mx, sm, i - i0, use_w)
 
 
-@njit(**_JIT)
+@njit(**_JIT_NNAN)
 def knn_direct(Xs, Yt, i0, i1, tile_m, best_d, best_i):
     m = Yt.shape[1]
     buf = np.empty(tile_m, dtype=Xs.dtype)
@@ -378,7 +384,7 @@ def tile_gemm(T, xn, yn, i0, i1, j0, w, dot, code, p):
             T[r, j] = buf[j]
 
 
-@njit(**_JIT_LSE)
+@njit(**_JIT_NNAN)
 def lse_gemm(T, xn, yn, i0, i1, j0, w, code, p, logw, use_w, mx, sm):
     buf = np.empty(w, dtype=T.dtype)
     zero = p[P_ZERO]
@@ -387,7 +393,7 @@ def lse_gemm(T, xn, yn, i0, i1, j0, w, code, p, logw, use_w, mx, sm):
         _lse_update(buf, w, j0, code, p, logw, mx, sm, i - i0, use_w)
 
 
-@njit(**_JIT)
+@njit(**_JIT_NNAN)
 def knn_gemm(T, xn, yn, i0, i1, j0, w, best_d, best_i):
     buf = np.empty(w, dtype=T.dtype)
     zero = xn[0] * 0
