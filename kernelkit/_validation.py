@@ -15,7 +15,8 @@ import numpy as np
 
 from .exceptions import InputTypeError, InputValueError, ParameterError, ShapeError
 
-__all__ = ["is_torch", "get_namespace", "check_array", "check_positive", "result_dtype"]
+__all__ = ["is_torch", "get_namespace", "check_array", "check_pair", "check_positive",
+           "result_dtype"]
 
 
 def is_torch(array: Any) -> bool:
@@ -133,6 +134,18 @@ def check_array(
                 f"{name} contains NaN or infinity; remove or impute those values first."
             )
     return arr
+
+
+def check_pair(X: Any, Y: Any, xp: ModuleType) -> tuple[Any, Any]:
+    """Validate X and Y (None means X) as 2-D float arrays with the same feature count."""
+    X = check_array(X, "X", xp=xp)
+    Y = X if Y is None else check_array(Y, "Y", xp=xp)
+    if X.shape[1] != Y.shape[1]:
+        raise ShapeError(
+            f"X has {X.shape[1]} features but Y has {Y.shape[1]}; "
+            "both must have the same number of columns."
+        )
+    return X, Y
 
 
 def result_dtype(*arrays: Any) -> Any:

@@ -19,7 +19,34 @@ def _check_kernel(value: Any, name: str) -> Kernel:
     return value
 
 
-class Sum(Kernel):
+class _Binary(Kernel):
+    """Shared parts of sums and products of two kernels."""
+
+    _param_names = ("k1", "k2")
+
+    def __init__(self, k1: Kernel, k2: Kernel) -> None:
+        self.k1 = k1
+        self.k2 = k2
+        self._validate()
+
+    def _validate(self) -> None:
+        _check_kernel(self.k1, "k1")
+        _check_kernel(self.k2, "k2")
+
+    @property
+    def positive(self) -> bool:  # type: ignore[override]
+        return self.k1.positive and self.k2.positive
+
+    @property
+    def stationary(self) -> bool:  # type: ignore[override]
+        return self.k1.stationary and self.k2.stationary
+
+    def _check_n_features(self, n_features: int) -> None:
+        self.k1._check_n_features(n_features)
+        self.k2._check_n_features(n_features)
+
+
+class Sum(_Binary):
     """Sum of two kernels, k(x, y) = k1(x, y) + k2(x, y). Usually written ``k1 + k2``.
 
     Parameters
@@ -33,33 +60,10 @@ class Sum(Kernel):
     Gaussian(bandwidth=1) + Laplace(bandwidth=1)
     """
 
-    _param_names = ("k1", "k2")
-
-    def __init__(self, k1: Kernel, k2: Kernel) -> None:
-        self.k1 = k1
-        self.k2 = k2
-        self._validate()
-
-    def _validate(self) -> None:
-        _check_kernel(self.k1, "k1")
-        _check_kernel(self.k2, "k2")
-
-    @property
-    def positive(self) -> bool:  # type: ignore[override]
-        return self.k1.positive and self.k2.positive
-
-    @property
-    def stationary(self) -> bool:  # type: ignore[override]
-        return self.k1.stationary and self.k2.stationary
-
     def __repr__(self) -> str:
         # A Sum on the right is parenthesised so the repr evaluates to the same tree.
         right = f"({self.k2!r})" if isinstance(self.k2, Sum) else repr(self.k2)
         return f"{self.k1!r} + {right}"
-
-    def _check_n_features(self, n_features: int) -> None:
-        self.k1._check_n_features(n_features)
-        self.k2._check_n_features(n_features)
 
     def _tile(self, X: Any, Y: Any, xp: ModuleType) -> Any:
         return self.k1._tile(X, Y, xp) + self.k2._tile(X, Y, xp)
@@ -73,7 +77,7 @@ class Sum(Kernel):
         return self.k1._diag(X, xp) + self.k2._diag(X, xp)
 
 
-class Product(Kernel):
+class Product(_Binary):
     """Pointwise product of two kernels, k(x, y) = k1(x, y) * k2(x, y): ``k1 * k2``.
 
     Parameters
@@ -87,25 +91,6 @@ class Product(Kernel):
     Gaussian(bandwidth=1) * Laplace(bandwidth=1)
     """
 
-    _param_names = ("k1", "k2")
-
-    def __init__(self, k1: Kernel, k2: Kernel) -> None:
-        self.k1 = k1
-        self.k2 = k2
-        self._validate()
-
-    def _validate(self) -> None:
-        _check_kernel(self.k1, "k1")
-        _check_kernel(self.k2, "k2")
-
-    @property
-    def positive(self) -> bool:  # type: ignore[override]
-        return self.k1.positive and self.k2.positive
-
-    @property
-    def stationary(self) -> bool:  # type: ignore[override]
-        return self.k1.stationary and self.k2.stationary
-
     def __repr__(self) -> str:
         # Parenthesise so that evaluating the repr rebuilds the same tree: ``*`` is
         # left-associative, so a product or scaled kernel on the right needs brackets.
@@ -113,10 +98,6 @@ class Product(Kernel):
         right = f"({self.k2!r})" if isinstance(self.k2, (Sum, Product, Scaled)) \
             else repr(self.k2)
         return f"{left} * {right}"
-
-    def _check_n_features(self, n_features: int) -> None:
-        self.k1._check_n_features(n_features)
-        self.k2._check_n_features(n_features)
 
     def _tile(self, X: Any, Y: Any, xp: ModuleType) -> Any:
         return self.k1._tile(X, Y, xp) * self.k2._tile(X, Y, xp)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import check_array, get_namespace, is_torch, result_dtype
+from .._validation import check_pair, get_namespace, is_torch, result_dtype
 from ..exceptions import InputValueError, ParameterError, ShapeError
 
 __all__ = ["Kernel", "FusedSpec", "StationaryKernel", "DotProductKernel"]
@@ -257,13 +257,7 @@ class Kernel:
         return self._log_tile(X, Y, xp)
 
     def _check_inputs(self, X: Any, Y: Any, xp: ModuleType) -> tuple[Any, Any]:
-        X = check_array(X, "X", xp=xp)
-        Y = X if Y is None else check_array(Y, "Y", xp=xp)
-        if X.shape[1] != Y.shape[1]:
-            raise ShapeError(
-                f"X has {X.shape[1]} features but Y has {Y.shape[1]}; "
-                "both must have the same number of columns."
-            )
+        X, Y = check_pair(X, Y, xp)
         self._check_n_features(X.shape[1])
         dtype = result_dtype(X, Y)
         if X.dtype != dtype:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .._config import get_config
-from .._validation import check_array, get_namespace, result_dtype
+from .._validation import check_array, check_pair, get_namespace, result_dtype
 from ..exceptions import InputValueError, ParameterError, ShapeError
 from ..kernels._base import Kernel
 from .backends import numba_backend, numpy_backend
@@ -50,13 +50,7 @@ def _cast(A: Any, dtype: Any, xp: ModuleType) -> Any:
 
 
 def _check_xy(kernel: Kernel | None, X: Any, Y: Any, xp: ModuleType) -> tuple[Any, Any]:
-    X = check_array(X, "X", xp=xp)
-    Y = X if Y is None else check_array(Y, "Y", xp=xp)
-    if X.shape[1] != Y.shape[1]:
-        raise ShapeError(
-            f"X has {X.shape[1]} features but Y has {Y.shape[1]}; "
-            "both must have the same number of columns."
-        )
+    X, Y = check_pair(X, Y, xp)
     if kernel is not None:
         kernel._check_n_features(X.shape[1])
     return X, Y
@@ -69,6 +63,14 @@ def _check_rhs(V: Any, name: str, m: int, xp: ModuleType) -> Any:
             f"{name} has {V.shape[0]} rows but Y has {m}; {name} needs one row per row of Y."
         )
     return V
+
+
+def _check_weights(weights: Any, m: int, xp: ModuleType) -> Any:
+    w = _check_rhs(weights, "weights", m, xp)
+    if w.ndim != 1:
+        raise ShapeError(f"weights must be 1-D of shape ({m},), got shape {tuple(w.shape)}; "
+                         "use matvec for several vectors.")
+    return w
 
 
 def _backend(kernel: Kernel, xp: ModuleType) -> str:
@@ -201,10 +203,7 @@ def kernel_sum(kernel: Kernel, X: Any, Y: Any = None, weights: Any = None) -> An
         dtype = result_dtype(X, Y)
         w = np.ones(Y.shape[0], dtype=dtype) if xp is np else xp.ones(Y.shape[0], dtype=dtype)
     else:
-        w = _check_rhs(weights, "weights", Y.shape[0], xp)
-        if w.ndim != 1:
-            raise ShapeError(f"weights must be 1-D of shape ({Y.shape[0]},), "
-                             f"got shape {tuple(w.shape)}; use matvec for several vectors.")
+        w = _check_weights(weights, Y.shape[0], xp)
     return matvec(kernel, X, Y, w)
 
 
@@ -247,10 +246,7 @@ def logsumexp(kernel: Kernel, X: Any, Y: Any = None, weights: Any = None) -> Any
     X, Y = _check_xy(kernel, X, Y, xp)
     w = None
     if weights is not None:
-        w = _check_rhs(weights, "weights", Y.shape[0], xp)
-        if w.ndim != 1:
-            raise ShapeError(f"weights must be 1-D of shape ({Y.shape[0]},), "
-                             f"got shape {tuple(w.shape)}.")
+        w = _check_weights(weights, Y.shape[0], xp)
         if bool((w < 0).any()):
             raise InputValueError("weights contains negative values; weights must be >= 0.")
     dtype = result_dtype(X, Y, w)
