@@ -41,8 +41,8 @@ class Impl:
     def prepare(self) -> None:  # pragma: no cover - overridden
         pass
 
-    def warmup(self, op: str, d: int, dtype: np.dtype, k_rhs: int = 1) -> float:
-        """Run ``op`` once on tiny inputs of this dtype and d; return the seconds taken.
+    def warmup(self, op: str, d: int, dtype: np.dtype, k_rhs: int = 1, k: int = 10) -> float:
+        """Run ``op`` once on tiny inputs of this dtype, d, rhs and k; return the seconds.
 
         For JIT implementations this is the compile (or cache load) time.
         """
@@ -50,7 +50,7 @@ class Impl:
         X = rng.standard_normal((64, d)).astype(dtype)
         V = rng.standard_normal((64, k_rhs)).astype(dtype)
         t0 = time.perf_counter()
-        self.call(op, X, X, V, 1.0, 3)
+        self.call(op, X, X, V, 1.0, k)
         return time.perf_counter() - t0
 
     def call(self, op: str, X: np.ndarray, Y: np.ndarray, V: np.ndarray, h: float,

@@ -134,12 +134,13 @@ def measure(impl: peers.Impl, case: Case, data, reference: Any, args) -> Measure
     nominal = X.shape[0]
     res = Measurement(case.label, impl.name)
     call = lambda n: impl.call(case.op, X[:n], Y[:n], V[:n], h, KNN_K)  # noqa: E731
-    res.first_call_s = impl.warmup(case.op, case.d, np.dtype(case.dtype), case.k_rhs)
-    # Probe: double n until a call takes PROBE_SECONDS; the first probe is the check.
+    res.first_call_s = impl.warmup(case.op, case.d, np.dtype(case.dtype), case.k_rhs, KNN_K)
     n = min(CHECK_N, nominal)
-    t, out = _timed(call, n)
+    out = call(n)
     if reference is not None and n == CHECK_N:
         res.discrepancy = _discrepancy(case.op, reference, out)
+    # Probe: double n until a call takes PROBE_SECONDS, then size the timed calls.
+    t, _ = _timed(call, n)
     while t < PROBE_SECONDS and n < nominal:
         n = min(nominal, 2 * n)
         t, _ = _timed(call, n)
