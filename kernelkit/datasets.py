@@ -8,6 +8,7 @@ labels of shape (n_samples,).
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -41,7 +42,7 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
 
 def _check_nonneg(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-            not np.isfinite(value) or value < 0:
+            not math.isfinite(float(value)) or value < 0:
         raise ParameterError(f"{name} must be a finite number >= 0, got {value!r}.")
     return float(value)
 

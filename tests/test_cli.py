@@ -165,3 +165,16 @@ def test_peer_knn_matches_sort(data):
     ref = np.argsort(D, axis=1)[:, :5]
     np.testing.assert_array_equal(idx, ref)
     np.testing.assert_allclose(dist, np.sqrt(np.take_along_axis(D, ref, axis=1)), rtol=1e-3)
+
+
+def test_engine_errors_exit_1_with_the_message(capsys, monkeypatch):
+    from kernelkit.cli import bench
+    from kernelkit.exceptions import ParameterError
+
+    def boom(args):
+        raise ParameterError("bandwidth must be > 0; pass a positive bandwidth.")
+
+    monkeypatch.setattr(bench, "run", boom)
+    code, _, err = _run(capsys, "bench", "--n", "10")
+    assert code == 1
+    assert "kernelkit bench: error:" in err and "pass a positive bandwidth" in err
