@@ -10,9 +10,11 @@ The engine functions live at the top level::
     kernelkit.knn(X, Y, k=10)                               # (distances, indices)
 """
 
+from typing import Any
+
 from . import kernels
 from ._config import config_context, get_config, set_config
-from .ops import KernelOperator, kernel_sum, knn, logsumexp, matvec
+from .ops import kernel_sum, knn, logsumexp, matvec
 
 __version__ = "0.1.0"
 
@@ -28,3 +30,11 @@ __all__ = [
     "set_config",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KernelOperator":  # imported on first use: it pulls in scipy.sparse.linalg
+        from .ops.operator import KernelOperator
+
+        return KernelOperator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,16 @@
 """The engine: exact kernel reductions without forming the kernel matrix."""
 
-from .operator import KernelOperator
+from typing import Any
+
 from .reduce import kernel_sum, knn, logsumexp, matvec
 
 __all__ = ["matvec", "kernel_sum", "logsumexp", "knn", "KernelOperator"]
+
+
+def __getattr__(name: str) -> Any:
+    # KernelOperator needs scipy.sparse.linalg (~0.4 s to import): load it on first use.
+    if name == "KernelOperator":
+        from .operator import KernelOperator
+
+        return KernelOperator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
