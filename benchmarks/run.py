@@ -17,6 +17,7 @@ import argparse
 import datetime as _dt
 import json
 import math
+import os
 import platform
 import shlex
 import statistics
@@ -28,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
+# Benchmark the checkout this file sits in, not whatever kernelkit is installed: the repo
+# root goes first on sys.path, and on PYTHONPATH for the fresh-process probes.
+_REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(_REPO))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(_REPO), os.environ.get("PYTHONPATH", "")) if p)
 
 import peers  # noqa: E402
 import probes  # noqa: E402
