@@ -35,6 +35,10 @@ _JIT: dict[str, Any] = {"nogil": True, "cache": True, "fastmath": _FM, "error_mo
 # -inf), which lets LLVM vectorise running maxima and minima.
 _JIT_NNAN: dict[str, Any] = {**_JIT, "fastmath": _FM | {"nnan"}}
 
+# k-NN: chunk length of the second screen (values scanned one by one only in chunks whose
+# minimum beats the current k-th best).
+_KNN_CHUNK = 32
+
 # Profile codes (see numba_backend.PROFILES for the name → code map).
 GAUSSIAN, LAPLACE, MATERN32, MATERN52, IMQ, RQ, LINEAR, POLY = 0, 1, 2, 3, 4, 5, 6, 7
 # Slots of the constants vector p (working dtype).
@@ -298,23 +302,31 @@ def _knn_update(buf, w, j0, best_d, best_i, r):
     """Keep the k smallest buf values (ties to the earlier column) in sorted order."""
     k = best_d.shape[1]
     thr = best_d[r, k - 1]
-    # Vectorised screen first: most tiles hold no candidate once the row has warmed up.
+    # Vectorised screens: most tiles hold no candidate once the row has warmed up, and in
+    # those that do, only a few short chunks are scanned element by element.
     low = buf[0]
     for j in range(1, w):
         low = min(low, buf[j])
     if not low < thr:
         return
-    for j in range(w):
-        v = buf[j]
-        if v < thr:
-            pos = k - 1
-            while pos > 0 and best_d[r, pos - 1] > v:
-                best_d[r, pos] = best_d[r, pos - 1]
-                best_i[r, pos] = best_i[r, pos - 1]
-                pos -= 1
-            best_d[r, pos] = v
-            best_i[r, pos] = j0 + j
-            thr = best_d[r, k - 1]
+    for c0 in range(0, w, _KNN_CHUNK):
+        c1 = min(w, c0 + _KNN_CHUNK)
+        low = buf[c0]
+        for j in range(c0 + 1, c1):
+            low = min(low, buf[j])
+        if not low < thr:
+            continue
+        for j in range(c0, c1):
+            v = buf[j]
+            if v < thr:
+                pos = k - 1
+                while pos > 0 and best_d[r, pos - 1] > v:
+                    best_d[r, pos] = best_d[r, pos - 1]
+                    best_i[r, pos] = best_i[r, pos - 1]
+                    pos -= 1
+                best_d[r, pos] = v
+                best_i[r, pos] = j0 + j
+                thr = best_d[r, k - 1]
 
 
 # ------------------------------------------------------------------ direct entry points
