@@ -365,3 +365,20 @@ def test_float32_blas_path_keeps_its_accuracy_for_close_pairs(make, relative_ban
         np.testing.assert_allclose(kernelkit.logsumexp(kernel, X, Y),
                                    naive_logsumexp(kernel, X, Y), rtol=0,
                                    atol=REDUCTION_RTOL[np.float32])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [2, D_GEMM])
+def test_knn_over_many_chunks_and_tiles(d, dtype):
+    """Enough columns for several screening chunks per tile and several tiles per row,
+    with duplicated points so ties cross chunk and tile boundaries."""
+    rng = np.random.default_rng(11)
+    base = rng.normal(size=(350, d))
+    Y = np.concatenate([base, base[::-1]]).astype(dtype)  # 700 points, each twice
+    X = (base[:40] + 1e-3).astype(dtype)
+    for cols in (2048, 100):
+        with kernelkit.config_context(working_memory=cols * 8 * dtype().itemsize / 2**20):
+            dist, idx = kernelkit.knn(X, Y, 7)
+        ref_d, ref_i = naive_knn(X, Y, 7)
+        np.testing.assert_array_equal(idx, ref_i)
+        np.testing.assert_allclose(dist, ref_d, rtol=REDUCTION_RTOL[dtype], atol=1e-6)
