@@ -6,6 +6,7 @@ so the oracles and tolerances work without it. Nothing here imports torch at imp
 
 from typing import Any
 
+from ._examples import example_kernels
 from ._oracles import (
     naive_fused_matrix,
     naive_kernel_matrix,
@@ -22,6 +23,7 @@ __all__ = [
     "SquareOperatorTestCase",
     "TOLERANCES",
     "REDUCTION_RTOL",
+    "example_kernels",
     "PSD_RTOL",
     "assert_close",
     "dtype_key",

@@ -17,15 +17,13 @@ from kernelkit.kernels import (
     Gaussian,
     InverseMultiquadric,
     Laplace,
-    Linear,
     Matern,
-    Periodic,
     Polynomial,
-    RationalQuadratic,
 )
 from kernelkit.ops.plan import DIRECT_MAX_FEATURES
 from kernelkit.testing import (
     REDUCTION_RTOL,
+    example_kernels,
     naive_kernel_matrix,
     naive_knn,
     naive_logsumexp,
@@ -34,24 +32,10 @@ from kernelkit.testing import (
 DTYPES = [np.float32, np.float64]
 D_GEMM = DIRECT_MAX_FEATURES + 5  # a feature count that takes the BLAS (GEMM) path
 
-FUSED_KERNELS = {
-    "gaussian": lambda d: Gaussian(bandwidth=0.8 * np.sqrt(d)),
-    "gaussian-ard": lambda d: Gaussian(bandwidth=np.linspace(0.5, 1.5, d) * np.sqrt(d)),
-    "laplace": lambda d: Laplace(bandwidth=1.3),
-    "matern32": lambda d: Matern(nu=1.5, bandwidth=np.sqrt(d)),
-    "matern52": lambda d: Matern(nu=2.5, bandwidth=np.sqrt(d)),
-    "imq": lambda d: InverseMultiquadric(c=1.2, beta=0.7, bandwidth=np.sqrt(d)),
-    "rq": lambda d: RationalQuadratic(alpha=1.5, bandwidth=np.sqrt(d)),
-    "linear": lambda d: Linear(),
-    "poly": lambda d: Polynomial(degree=2, gamma=0.5 / d, coef0=1.0),
-    "cosine": lambda d: Cosine(),
-    "scaled": lambda d: 2.5 * Gaussian(bandwidth=np.sqrt(d)),
-}
-GENERIC_KERNELS = {
-    "periodic": lambda d: Periodic(period=2.0, bandwidth=1.0),
-    "sum": lambda d: Gaussian(bandwidth=np.sqrt(d)) + 0.5 * Laplace(bandwidth=2.0),
-    "product": lambda d: Gaussian(bandwidth=np.sqrt(d)) * Matern(nu=2.5, bandwidth=3.0),
-}
+FUSED_KERNELS = {name: (lambda d, name=name: example_kernels(d)[name])
+                 for name in example_kernels(2, compiled=True)}
+GENERIC_KERNELS = {name: (lambda d, name=name: example_kernels(d)[name])
+                   for name in example_kernels(2, compiled=False)}
 ALL_KERNELS = {**FUSED_KERNELS, **GENERIC_KERNELS}
 POSITIVE = [name for name, make in ALL_KERNELS.items() if make(2).positive]
 
