@@ -7,6 +7,7 @@ compete with ours makes everything several times slower.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,18 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _controller: Any = None
+
+
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of the parent's threads: drop the pool (and the lock)."""
+    global _pool, _pool_size, _lock
+    _pool = None
+    _pool_size = 0
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def _get_pool(n_workers: int) -> ThreadPoolExecutor:

@@ -79,3 +79,22 @@ def test_peak_memory_is_bounded_by_the_budget(d, k, kernel, budget_mib):
     dense = n * m * 4
     assert peak <= budget_mib * 2**20 + linear, (peak, budget_mib * 2**20 + linear)
     assert peak < dense / 4
+
+
+def test_engine_works_in_a_forked_child_after_using_threads():
+    """The worker pool does not survive fork; the child must build its own, not hang."""
+    import multiprocessing as mp
+
+    X = np.random.default_rng(0).normal(size=(3000, 3))
+    with kernelkit.config_context(n_jobs=2):
+        expected = kernelkit.kernel_sum(Gaussian(), X)  # starts the parent's pool
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_child_kernel_sum, (X,))
+        got = result.get(timeout=120)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def _child_kernel_sum(X):
+    with kernelkit.config_context(n_jobs=2):
+        return kernelkit.kernel_sum(Gaussian(), X)
