@@ -1,0 +1,45 @@
+"""Kernel products streamed through the engine, in row blocks so progress can be shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import ops
+from ..kernels._base import Kernel
+
+#: Progress callback: ``progress(done, total)`` in units of rows of the kernel matrix.
+Progress = Callable[[int, int], None]
+
+#: Row blocks used when a progress callback is given (each block is one engine call,
+#: so there is no repeated kernel evaluation; only the per-call overhead grows).
+PROGRESS_BLOCKS = 16
+
+
+def kernel_product(kernel: Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
+                   progress: Progress | None = None) -> np.ndarray:
+    """``K(X, Y) @ V`` for V of shape (m, k), as float64, never forming K."""
+    n = X.shape[0]
+    if progress is None:
+        return np.asarray(ops.matvec(kernel, X, Y, V), dtype=np.float64)
+    out = np.empty((n, V.shape[1]), dtype=np.float64)
+    step = max(1, -(-n // PROGRESS_BLOCKS))
+    progress(0, n)
+    for i0 in range(0, n, step):
+        i1 = min(n, i0 + step)
+        out[i0:i1] = ops.matvec(kernel, X[i0:i1], Y, V)
+        progress(i1, n)
+    return out
+
+
+def quadratic_forms(kernel: Kernel, Z: np.ndarray, V: np.ndarray,
+                    progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(K V, diag(V^T K V))`` for K = K(Z, Z) and V of shape (n, k); one engine pass."""
+    KV = kernel_product(kernel, Z, Z, V, progress)
+    return KV, np.einsum("ij,ij->j", V, KV, dtype=np.float64)
+
+
+def kernel_diagonal_sum(kernel: Kernel, Z: np.ndarray, weights: np.ndarray) -> float:
+    """``sum_i w_i k(z_i, z_i)``."""
+    return float(np.dot(np.asarray(kernel.diag(Z), dtype=np.float64), weights))
