@@ -16,7 +16,8 @@ import numpy as np
 
 from .exceptions import ParameterError
 
-__all__ = ["make_moons", "make_gaussian_mixture", "load_iris", "load_digits"]
+__all__ = ["make_moons", "make_gaussian_mixture", "load_iris", "load_digits",
+           "make_smooth_regression", "smooth_target"]
 
 RandomState = None | int | np.random.Generator
 
@@ -259,3 +260,67 @@ def load_digits(*, n_class: int = 10,
     dt = _check_dtype(dtype)
     bunch = _load(n_class=n_class)
     return np.asarray(bunch.data, dtype=dt), np.asarray(bunch.target, dtype=np.int64)
+
+
+def smooth_target(X: np.ndarray) -> np.ndarray:
+    """The noiseless target of :func:`make_smooth_regression`, f(x), for any ``X`` (n, d).
+
+    f(x) = d^{-1/2} Σ_j sin(1.5 x_j) + 0.5 cos(d^{-1/2} Σ_j x_j): smooth, of order one,
+    depending on every feature, and the same function for every seed.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    return np.sin(1.5 * X).sum(axis=1) / math.sqrt(d) + 0.5 * np.cos(X.sum(axis=1)
+                                                                     / math.sqrt(d))
+
+
+def make_smooth_regression(n_samples: int = 1000, n_features: int = 8, *,
+                           noise: float = 0.1, random_state: RandomState = None,
+                           dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth regression problem with Gaussian noise of known standard deviation.
+
+    X is standard normal; y = f(X) + noise · ε with f from :func:`smooth_target` and
+    ε standard normal, so the best possible test RMSE (the noise floor) is ``noise``.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of points (>= 1).
+    n_features : int, default=8
+        Dimension d (>= 1).
+    noise : float, default=0.1
+        Standard deviation σ of the noise (>= 0).
+    random_state : None, int or numpy.random.Generator, default=None
+        Seed for reproducible output.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        Dtype of ``X`` and ``y``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Real-valued targets (unlike the classification generators).
+
+    Raises
+    ------
+    ParameterError
+        ``n_samples < 1``, ``n_features < 1``, negative ``noise``, a bad
+        ``random_state`` or ``dtype``.
+
+    Examples
+    --------
+    >>> from kernelkit.datasets import make_smooth_regression, smooth_target
+    >>> X, y = make_smooth_regression(10_000, 8, noise=0.1, random_state=0)
+    >>> X.shape, round(float((y - smooth_target(X)).std()), 2)
+    ((10000, 8), 0.1)
+    """
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_features = _check_int(n_features, "n_features", 1)
+    noise = _check_nonneg(noise, "noise")
+    dt = _check_dtype(dtype)
+    rng = _rng(random_state)
+    X = rng.standard_normal((n_samples, n_features))
+    y = smooth_target(X)
+    if noise > 0:
+        y += noise * rng.standard_normal(n_samples)
+    return X.astype(dt), y.astype(dt)

@@ -85,3 +85,29 @@ def test_loaders():
 def test_bad_parameters(call, match):
     with pytest.raises(ParameterError, match=match):
         call()
+
+
+# ---------------------------------------------------------------- make_smooth_regression
+def test_smooth_regression_noise_and_seed():
+    X, y = datasets.make_smooth_regression(20_000, 3, noise=0.2, random_state=1)
+    assert X.shape == (20_000, 3) and y.shape == (20_000,)
+    resid = y - datasets.smooth_target(X)
+    assert abs(resid.std() - 0.2) < 0.01 and abs(resid.mean()) < 0.01
+    X2, y2 = datasets.make_smooth_regression(20_000, 3, noise=0.2, random_state=1)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    X0, y0 = datasets.make_smooth_regression(50, 2, noise=0.0, random_state=0,
+                                             dtype=np.float32)
+    assert X0.dtype == y0.dtype == np.float32
+    np.testing.assert_allclose(y0, datasets.smooth_target(X0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n_samples": 0}, "n_samples"),
+    ({"n_features": 0}, "n_features"),
+    ({"noise": -0.1}, "noise"),
+    ({"dtype": np.int64}, "dtype"),
+])
+def test_smooth_regression_bad_parameters(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        datasets.make_smooth_regression(**kwargs)
