@@ -1,0 +1,197 @@
+"""Exact kernel ridge regression: dense in-place Cholesky, or Nyström-preconditioned CG."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.linalg
+from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import matvec
+from .._config import get_config
+from ..kernels._base import Kernel
+from ._base import NystromPreconditioner, as_2d_targets, check_sample_weight, resolve_kernel
+from ._linalg import block_cg, cholesky_inplace, dense_gram
+
+__all__ = ["KernelRidge", "DENSE_FACTOR"]
+
+#: ``solver="auto"`` uses Cholesky while the single n × n float64 matrix it holds fits in
+#: ``DENSE_FACTOR * working_memory`` (4 GiB, n <= 23170, at the default 256 MiB).
+DENSE_FACTOR = 16
+
+
+def dense_allowed(n: int) -> bool:
+    """The ``solver="auto"`` rule: n² float64 values within DENSE_FACTOR × working_memory."""
+    return 8.0 * n * n <= DENSE_FACTOR * get_config()["working_memory"] * 2**20
+
+
+class KernelRidge(MultiOutputMixin, RegressorMixin, BaseEstimator):
+    """Kernel ridge regression, exact, solved without copies of the kernel matrix.
+
+    Minimises ``||y - K c||² + alpha cᵀ K c`` (sample weights weight the squared errors),
+    i.e. solves ``(K + alpha W⁻¹) c = y``, like :class:`sklearn.kernel_ridge.KernelRidge`.
+
+    Parameters
+    ----------
+    kernel : Kernel, default=None
+        A kernelkit kernel; None means ``Gaussian(bandwidth=1.0)``.
+    alpha : float, default=1.0
+        Ridge regularisation (> 0).
+    solver : {"auto", "cholesky", "cg"}, default="auto"
+        "cholesky" builds K once, tile by tile, into one n × n float64 array, factors it in
+        place (scipy.linalg) and solves: peak memory one n × n matrix (scikit-learn holds
+        three). "cg" never forms K: conjugate gradients on
+        :class:`~kernelkit.KernelOperator` with a Nyström preconditioner of rank
+        ``preconditioner_rank``. "auto" takes Cholesky while ``8 n²`` bytes fit in
+        ``DENSE_FACTOR (16) * working_memory`` (see :func:`kernelkit.config_context`),
+        otherwise CG.
+    tol : float, default=1e-8
+        Relative residual of the CG solver.
+    max_iter : int, default=500
+        Iteration cap of the CG solver.
+    preconditioner_rank : int, default=500
+        Nyström centres of the CG preconditioner (clipped to n).
+    random_state : int, RandomState or None, default=None
+        Seeds the preconditioner's centres (CG only).
+
+    Attributes
+    ----------
+    X_fit_ : ndarray of shape (n_samples, n_features)
+    dual_coef_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
+    solver_ : str
+        The solver actually used.
+    n_iter_ : int
+        CG iterations (0 for Cholesky).
+    n_features_in_ : int
+
+    Raises
+    ------
+    NotPSDError
+        When K + alpha I cannot be factored: increase ``alpha``.
+
+    See Also
+    --------
+    FalkonRegressor : Nyström approximation for large n.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelkit.kernels import Gaussian
+    >>> from kernelkit.regression import KernelRidge
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-3, 3, size=(200, 1))
+    >>> y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=200)
+    >>> model = KernelRidge(kernel=Gaussian(bandwidth=1.0), alpha=0.1).fit(X, y)
+    >>> model.solver_, round(float(model.score(X, y)), 2)
+    ('cholesky', 0.98)
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "kernel": [Kernel, None],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "solver": [StrOptions({"auto", "cholesky", "cg"})],
+        "tol": [Interval(Real, 0, 1, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "preconditioner_rank": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, kernel: Kernel | None = None, alpha: float = 1.0,
+                 solver: str = "auto", tol: float = 1e-8, max_iter: int = 500,
+                 preconditioner_rank: int = 500, random_state: Any = None) -> None:
+        self.kernel = kernel
+        self.alpha = alpha
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.preconditioner_rank = preconditioner_rank
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> KernelRidge:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the squared errors.
+
+        Returns
+        -------
+        self : KernelRidge
+        """
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             dtype=np.float64)
+        kernel = resolve_kernel(self.kernel)
+        n = X.shape[0]
+        sw = check_sample_weight(sample_weight, n)
+        sqrt_w = None if sw is None else np.sqrt(sw)
+        Y = as_2d_targets(y)
+        if sqrt_w is not None:
+            Y *= sqrt_w[:, None]
+        solver = self.solver
+        if solver == "auto":
+            solver = "cholesky" if dense_allowed(n) else "cg"
+        if solver == "cholesky":
+            K = dense_gram(kernel, X)
+            if sqrt_w is not None:
+                K *= sqrt_w[:, None]
+                K *= sqrt_w[None, :]
+            K.flat[:: n + 1] += self.alpha
+            L = cholesky_inplace(K, f"K + alpha I (alpha={self.alpha:g})",
+                                 "increase alpha")
+            del K
+            C = scipy.linalg.cho_solve((L, True), Y, overwrite_b=True, check_finite=False)
+            self.n_iter_ = 0
+        else:
+            C, self.n_iter_ = self._solve_cg(kernel, X, Y, sqrt_w)
+        if sqrt_w is not None:
+            C *= sqrt_w[:, None]
+        self.X_fit_ = X
+        self.dual_coef_ = C[:, 0] if y.ndim == 1 else C
+        self.solver_ = solver
+        return self
+
+    def _solve_cg(self, kernel: Kernel, X: np.ndarray, Y: np.ndarray,
+                  sqrt_w: np.ndarray | None) -> tuple[np.ndarray, int]:
+        from sklearn.utils import check_random_state
+
+        from ..ops.operator import KernelOperator
+
+        op = KernelOperator(kernel, X)
+        alpha = float(self.alpha)
+        rng = check_random_state(self.random_state)
+        m = min(X.shape[0], self.preconditioner_rank)
+        centres = X[np.sort(rng.choice(X.shape[0], size=m, replace=False))]
+        precond = NystromPreconditioner(kernel, X, centres, alpha, sqrt_w)
+
+        def apply_A(V: np.ndarray) -> np.ndarray:
+            if sqrt_w is None:
+                return op @ V + alpha * V
+            return sqrt_w[:, None] * (op @ (sqrt_w[:, None] * V)) + alpha * V
+
+        Z, info = block_cg(apply_A, Y, apply_M=precond, tol=self.tol, max_iter=self.max_iter,
+                           what="KernelRidge CG")
+        return Z, info.n_iter
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict ``K(X, X_fit_) @ dual_coef_``, streamed through the engine.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_queries,) or (n_queries, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return np.asarray(matvec(resolve_kernel(self.kernel), X, self.X_fit_,
+                                 self.dual_coef_))

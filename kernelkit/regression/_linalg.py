@@ -1,0 +1,181 @@
+"""Dense and iterative linear algebra shared by the regression estimators.
+
+* :func:`dense_gram` fills one preallocated n × m array tile by tile (no temporaries
+  larger than a tile), so the Cholesky path holds a single n × n matrix;
+* :func:`cholesky_inplace` factors it in place and turns LAPACK's failure into a typed
+  :class:`~kernelkit.exceptions.NotPSDError` with the remedy;
+* :func:`block_cg` runs independent preconditioned conjugate gradients on every column of a
+  right-hand side at once, so each iteration costs one (multi-column) operator product: the
+  engine's product with k columns costs about as much as with one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from .._config import get_config
+from ..exceptions import ConvergenceWarning, NotPSDError
+from ..kernels._base import Kernel
+
+__all__ = ["dense_gram", "cholesky_inplace", "block_cg", "CGInfo", "dense_fits",
+           "JITTER"]
+
+#: Relative jitter (times the mean diagonal) added to K_mm before factoring it, per dtype.
+JITTER = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
+
+
+def dense_fits(n: int, m: int, itemsize: int = 8) -> bool:
+    """Whether an n × m matrix fits in ``working_memory`` (the Cholesky-path budget rule)."""
+    return n * m * itemsize <= get_config()["working_memory"] * 2**20
+
+
+def _row_block(n: int, m: int, itemsize: int) -> int:
+    """Rows per tile: a few tile-sized temporaries stay within 1/8 of ``working_memory``
+    and, for big outputs, within ~1/8 of the n × m output itself."""
+    budget = get_config()["working_memory"] * 2**20 / 8
+    rows = budget // max(1, 4 * m * itemsize)
+    return int(max(1, min(4096, rows, max(64, n // 32))))
+
+
+def dense_gram(kernel: Kernel, X: np.ndarray, Y: np.ndarray | None = None, *,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """K(X, Y) written tile by tile into ``out`` (allocated once if None).
+
+    Parameters
+    ----------
+    kernel : Kernel
+    X : ndarray of shape (n, d)
+    Y : ndarray of shape (m, d), default=None
+        None means X; then only the lower triangle is computed and mirrored.
+    out : ndarray of shape (n, m), default=None
+
+    Returns
+    -------
+    K : ndarray of shape (n, m)
+    """
+    symmetric = Y is None
+    Yv = X if Y is None else Y
+    n, m = X.shape[0], Yv.shape[0]
+    if out is None:
+        out = np.empty((n, m), dtype=np.result_type(X, Yv))
+    rows = _row_block(n, m, out.itemsize)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        cols = stop if symmetric else m
+        out[start:stop, :cols] = kernel._tile(X[start:stop], Yv[:cols], np)
+    if symmetric:
+        # mirror the computed lower triangle into the upper one, tile by tile
+        for start in range(0, n, rows):
+            stop = min(n, start + rows)
+            out[start:stop, stop:] = out[stop:, start:stop].T
+    return out
+
+
+def cholesky_inplace(A: np.ndarray, what: str = "K + alpha I",
+                     remedy: str = "increase alpha") -> np.ndarray:
+    """Lower Cholesky factor of the symmetric matrix ``A``, overwriting ``A``.
+
+    Raises
+    ------
+    NotPSDError
+        If ``A`` is not numerically positive definite.
+    """
+    if A.flags.c_contiguous and not A.flags.f_contiguous:
+        A = A.T  # same values (A is symmetric) in the Fortran order LAPACK works in place on
+    try:
+        return scipy.linalg.cholesky(A, lower=True, overwrite_a=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        raise NotPSDError(
+            f"{what} is not numerically positive definite (Cholesky failed); {remedy} "
+            "so that the system is better conditioned."
+        ) from None
+
+
+@dataclass
+class CGInfo:
+    """Outcome of :func:`block_cg`.
+
+    Attributes
+    ----------
+    n_iter : int
+        Iterations run.
+    residuals : ndarray of shape (n_iter + 1, k)
+        Relative residual norms ||b - A x|| / ||b|| per column, per iteration
+        (in the preconditioned variables the solver iterates on).
+    converged : bool
+    """
+
+    n_iter: int
+    residuals: np.ndarray
+    converged: bool
+
+
+def block_cg(apply_A: Callable[[np.ndarray], np.ndarray], B: np.ndarray, *,
+             apply_M: Callable[[np.ndarray], np.ndarray] | None = None,
+             x0: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 100,
+             callback: Callable[[int, np.ndarray, np.ndarray], Any] | None = None,
+             warn: bool = True, what: str = "CG") -> tuple[np.ndarray, CGInfo]:
+    """Preconditioned CG run independently on each column of ``B`` (one product per step).
+
+    Parameters
+    ----------
+    apply_A : callable (n, k) -> (n, k)
+        Symmetric positive definite operator.
+    B : ndarray of shape (n, k)
+    apply_M : callable (n, k) -> (n, k), default=None
+        Inverse preconditioner; None is the identity.
+    x0 : ndarray of shape (n, k), default=None
+    tol : float, default=1e-10
+        Relative residual ||b - A x|| / ||b|| to reach in every column.
+    max_iter : int, default=100
+    callback : callable, default=None
+        ``callback(iteration, X, residuals)`` after each iteration; ``residuals`` holds
+        the relative residual of each column.
+    warn : bool, default=True
+        Issue a ConvergenceWarning when ``tol`` is not reached.
+
+    Returns
+    -------
+    X : ndarray of shape (n, k)
+    info : CGInfo
+    """
+    X = np.zeros_like(B) if x0 is None else np.array(x0, dtype=B.dtype, copy=True)
+    norm_b = np.linalg.norm(B, axis=0)
+    norm_b[norm_b == 0] = 1.0
+    R = B - apply_A(X) if x0 is not None else B.copy()
+    Z = R if apply_M is None else apply_M(R)
+    P = Z.copy()
+    rz = np.einsum("ij,ij->j", R, Z)
+    history = [np.linalg.norm(R, axis=0) / norm_b]
+    active = history[-1] > tol
+    it = 0
+    while it < max_iter and active.any():
+        AP = apply_A(P)
+        pap = np.einsum("ij,ij->j", P, AP)
+        step = np.where(active & (pap > 0), rz / np.where(pap > 0, pap, 1.0), 0.0)
+        X += P * step
+        R -= AP * step
+        Z = R if apply_M is None else apply_M(R)
+        rz_new = np.einsum("ij,ij->j", R, Z)
+        beta = np.where(active & (rz != 0), rz_new / np.where(rz != 0, rz, 1.0), 0.0)
+        P = Z + P * beta
+        rz = rz_new
+        it += 1
+        history.append(np.linalg.norm(R, axis=0) / norm_b)
+        active &= (history[-1] > tol) & (pap > 0)
+        if callback is not None:
+            callback(it, X, history[-1])
+    res = np.array(history)
+    converged = bool((res[-1] <= tol).all())
+    if warn and not converged:
+        warnings.warn(
+            f"{what} stopped after {it} iterations with relative residual "
+            f"{float(res[-1].max()):.2e} > tol={tol:g}; increase max_iter, alpha or tol.",
+            ConvergenceWarning, stacklevel=3)
+    return X, CGInfo(it, res, converged)

@@ -1,0 +1,155 @@
+"""FalkonRegressor / FalkonClassifier against dense Nyström oracles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kernelkit.exceptions import ConvergenceWarning, NumericalWarning
+from kernelkit.kernels import Gaussian
+from kernelkit.regression import FalkonClassifier, FalkonRegressor, KernelRidge
+from kernelkit.regression._falkon import nystrom_normal_product
+from kernelkit.testing._tolerances import TOLERANCES
+
+
+def _dense_nystrom(kernel, X, C, Y, alpha, w=None):
+    Kxc = kernel(X, C)
+    w = np.ones(len(X)) if w is None else w
+    H = Kxc.T @ (w[:, None] * Kxc) + alpha * kernel(C)
+    return np.linalg.solve(H, Kxc.T @ (w[:, None] * Y))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normal_product_matches_dense(rng, dtype):
+    X = rng.normal(size=(300, 2)).astype(dtype)
+    C = X[:17]
+    U = rng.normal(size=(17, 3))
+    w = rng.uniform(size=300)
+    k = Gaussian(bandwidth=0.7)
+    Xr, Cr = X.astype(np.float64), C.astype(np.float64)
+    expected = k(Cr, Xr) @ (w[:, None] * (k(Xr, Cr) @ U))
+    got = nystrom_normal_product(k, X.astype(np.float64), C.astype(np.float64), U, w)
+    np.testing.assert_allclose(got, expected, **TOLERANCES[np.float64])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_matches_dense_nystrom(problem, weighted):
+    X, Y, sw, Xq = problem
+    sw = sw if weighted else None
+    k = Gaussian(bandwidth=0.8)
+    model = FalkonRegressor(kernel=k, alpha=1.0, n_centers=40, max_iter=200, tol=1e-12,
+                            random_state=0).fit(X, Y, sample_weight=sw)
+    coef = _dense_nystrom(k, X, model.centers_, Y, 1.0, sw)
+    # the centres are training rows, drawn without replacement
+    assert len({tuple(r) for r in model.centers_}) == 40
+    assert all((X == c).all(axis=1).any() for c in model.centers_)
+    np.testing.assert_allclose(model.predict(Xq), k(Xq, model.centers_) @ coef,
+                               rtol=1e-7, atol=1e-8)
+
+
+def test_all_centres_is_exact_krr(problem):
+    X, Y, _, Xq = problem
+    k = Gaussian(bandwidth=0.8)
+    model = FalkonRegressor(kernel=k, alpha=0.5, n_centers=len(X), max_iter=300,
+                            tol=1e-12, random_state=0).fit(X, Y)
+    krr = KernelRidge(kernel=k, alpha=0.5).fit(X, Y)
+    np.testing.assert_allclose(model.predict(Xq), krr.predict(Xq), rtol=1e-6, atol=1e-7)
+
+
+def test_float32_input(problem):
+    X, Y, _, Xq = problem
+    k = Gaussian(bandwidth=0.8)
+    m64 = FalkonRegressor(kernel=k, alpha=1.0, n_centers=30, tol=1e-12, max_iter=200,
+                          random_state=0).fit(X.astype(np.float32), Y)
+    coef = _dense_nystrom(k, X.astype(np.float32).astype(np.float64), m64.centers_, Y, 1.0)
+    np.testing.assert_allclose(m64.coef_, coef, rtol=1e-6, atol=1e-7)
+
+
+def test_callback_warm_start_and_progress(problem):
+    X, Y, _, _ = problem
+    seen = []
+    kw = dict(kernel=Gaussian(bandwidth=0.5), alpha=1e-4, n_centers=60, tol=1e-14,
+              random_state=0)
+    with pytest.warns(ConvergenceWarning, match="relative residual"):
+        cold = FalkonRegressor(max_iter=3, callback=lambda i, c, r: seen.append((i, c, r)),
+                               **kw).fit(X, Y)
+    assert [s[0] for s in seen] == [1, 2, 3]
+    assert seen[-1][1].shape == (60, 2) and seen[-1][2].shape == (2,)
+    np.testing.assert_allclose(seen[-1][1], cold.coef_)
+    assert cold.residuals_.shape == (4, 2)
+    warm = FalkonRegressor(max_iter=3, warm_start=True, **kw)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, Y)
+    centres = warm.centers_.copy()
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, Y)  # continues from the previous coefficients with the same centres
+    np.testing.assert_array_equal(warm.centers_, centres)
+    long = FalkonRegressor(max_iter=300, **{**kw, "tol": 1e-10}).fit(X, Y)
+    err_warm = np.abs(warm.coef_ - long.coef_).max()
+    err_cold = np.abs(cold.coef_ - long.coef_).max()
+    assert err_warm < 0.5 * err_cold
+
+
+def test_n_centers_clipped_with_warning(problem):
+    X, Y, _, _ = problem
+    with pytest.warns(NumericalWarning, match="n_centers"):
+        model = FalkonRegressor(n_centers=1000, alpha=1.0, random_state=0).fit(X, Y)
+    assert model.centers_.shape == X.shape
+
+
+@pytest.mark.filterwarnings("ignore::kernelkit.exceptions.ConvergenceWarning")
+def test_classifier_multiclass(rng):
+    from kernelkit.datasets import make_gaussian_mixture
+
+    X, y = make_gaussian_mixture(300, n_components=3, cluster_std=0.6, random_state=1)
+    labels = np.array(["a", "b", "c"])[y]
+    clf = FalkonClassifier(kernel=Gaussian(bandwidth=1.0), alpha=1e-2, n_centers=50,
+                           random_state=0).fit(X, labels)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert clf.score(X, labels) > 0.9
+    P = clf.predict_proba(X)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(clf.classes_[P.argmax(axis=1)], clf.predict(X))
+    # one-vs-rest: each column is the regression on the +-1 indicator of its class
+    kw = dict(kernel=Gaussian(bandwidth=1.0), alpha=1e-2, n_centers=50, tol=1e-11,
+              max_iter=500, random_state=0)
+    tight = FalkonClassifier(**kw).fit(X, labels)
+    reg = FalkonRegressor(**kw).fit(X, np.where(y == 1, 1.0, -1.0))
+    np.testing.assert_allclose(tight.decision_function(X)[:, 1], reg.predict(X), rtol=1e-6,
+                               atol=1e-6)
+    # calibration: better log-loss than the uncalibrated softmax of the scores
+    from sklearn.metrics import log_loss
+
+    S = clf.decision_function(X)
+    raw = np.exp(S - S.max(axis=1, keepdims=True))
+    raw /= raw.sum(axis=1, keepdims=True)
+    assert log_loss(labels, P) <= log_loss(labels, raw) + 1e-12
+
+
+def test_classifier_binary():
+    from kernelkit.datasets import make_moons
+
+    X, y = make_moons(200, noise=0.1, random_state=0)
+    clf = FalkonClassifier(kernel=Gaussian(bandwidth=0.5), alpha=1e-3, n_centers=60,
+                           random_state=0).fit(X, y)
+    f = clf.decision_function(X)
+    assert f.shape == (200,)
+    np.testing.assert_array_equal(clf.predict(X), (f > 0).astype(int))
+    P = clf.predict_proba(X)
+    np.testing.assert_array_equal(P.argmax(axis=1), clf.predict(X))
+
+
+def test_bad_input(problem):
+    X, Y, _, _ = problem
+    with pytest.raises(ValueError, match="alpha"):
+        FalkonRegressor(alpha=-1.0).fit(X, Y)
+    with pytest.raises(ValueError, match="centers"):
+        FalkonRegressor(centers="kmeans").fit(X, Y)
+    y = Y[:, 0].copy()
+    y[0] = np.inf
+    with pytest.raises(ValueError, match="infinity|inf"):
+        FalkonRegressor().fit(X, y)
+    copies = [X.copy(), Y.copy()]
+    FalkonRegressor(n_centers=20, alpha=1.0, random_state=0).fit(X, Y).predict(X)
+    np.testing.assert_array_equal(X, copies[0])
+    np.testing.assert_array_equal(Y, copies[1])
