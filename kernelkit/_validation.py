@@ -41,8 +41,9 @@ def get_namespace(*arrays: Any) -> ModuleType:
         return import_torch()
     if any(is_dask(a) for a in arrays if a is not None):
         raise InputTypeError(
-            "Dask arrays are not supported by this kernelkit version yet; "
-            "pass numpy arrays (call .compute() first) or torch tensors."
+            "Dask arrays are accepted by the engine (kernelkit.matvec, kernel_sum, "
+            "logsumexp, knn) and KernelOperator, but not here; pass numpy arrays "
+            "(call .compute() first) or torch tensors."
         )
     return np
 

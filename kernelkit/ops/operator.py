@@ -9,7 +9,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, cg
 
 from .._config import get_config
-from .._validation import check_array, check_positive, result_dtype
+from .._validation import check_array, check_positive, is_dask, result_dtype
 from ..exceptions import ConvergenceWarning, MemoryBudgetError, ParameterError, ShapeError
 from ..kernels._base import Kernel
 from .reduce import _check_kernel, _check_xy, _matvec
@@ -26,12 +26,18 @@ class KernelOperator(LinearOperator):
     Products go through the engine (:func:`kernelkit.matvec`), so the operator works at
     sizes where K itself would not fit in memory, and with any scipy iterative solver.
 
+    X (and Y) may be Dask arrays: products then take and return numpy vectors while the
+    big pass runs on the Dask cluster, one engine call per row chunk of X, with X kept
+    on the cluster and Y placed on every worker once (see :mod:`kernelkit.distributed`).
+    ``solve`` and scipy's solvers work unchanged.
+
     Parameters
     ----------
     kernel : Kernel
-    X : array-like of shape (n, d)
-    Y : array-like of shape (m, d), default=None
-        None means the square, symmetric operator K(X, X).
+    X : array-like or dask array of shape (n, d)
+    Y : array-like or dask array of shape (m, d), default=None
+        None means the square, symmetric operator K(X, X). A Dask Y is gathered once
+        on every worker, so it must fit in one worker's memory.
 
     Attributes
     ----------
@@ -57,6 +63,16 @@ class KernelOperator(LinearOperator):
     def __init__(self, kernel: Kernel, X: Any, Y: Any = None) -> None:
         kernel = _check_kernel(kernel)
         symmetric = Y is None
+        self._dask: Any = None
+        if is_dask(X) or is_dask(Y):
+            from ..distributed._operator import DaskProducts
+
+            self._dask = DaskProducts(kernel, X, Y)
+            self.kernel = kernel
+            self.X, self.Y = self._dask.X, self._dask.Y
+            self.symmetric = symmetric
+            super().__init__(dtype=self._dask.dtype, shape=self._dask.shape)
+            return
         X, Y = _check_xy(kernel, X, Y, np)
         dtype = result_dtype(X, Y)
         self.kernel = kernel
@@ -70,7 +86,10 @@ class KernelOperator(LinearOperator):
         if V.shape[0] != self.shape[1]:
             raise ShapeError(f"V has {V.shape[0]} rows but the operator has "
                              f"{self.shape[1]} columns.")
-        return _matvec(self.kernel, self.X, self.Y, V.astype(self.dtype, copy=False), np)
+        V = V.astype(self.dtype, copy=False)
+        if self._dask is not None:
+            return self._dask.matmat(V)  # type: ignore[no-any-return]
+        return _matvec(self.kernel, self.X, self.Y, V, np)
 
     def _matvec(self, v: Any) -> np.ndarray:
         v = np.asarray(v)
@@ -94,6 +113,8 @@ class KernelOperator(LinearOperator):
         if not self.symmetric:
             raise ShapeError("diag() needs the square operator K(X, X); "
                              "create it as KernelOperator(kernel, X).")
+        if self._dask is not None:
+            return self._dask.diag()  # type: ignore[no-any-return]
         return np.asarray(self.kernel._diag(self.X, np), dtype=self.dtype)
 
     def to_dense(self) -> np.ndarray:
@@ -118,7 +139,8 @@ class KernelOperator(LinearOperator):
                 f"working_memory is {budget:g} MiB; use products (K @ v) instead, or raise "
                 "the budget with kernelkit.config_context(working_memory=...)."
             )
-        return np.asarray(self.kernel._tile(self.X, self.Y, np), dtype=self.dtype)
+        X, Y = (self.X, self.Y) if self._dask is None else self._dask.dense_inputs()
+        return np.asarray(self.kernel._tile(X, Y, np), dtype=self.dtype)
 
     def solve(self, b: Any, *, alpha: float = 0.0, tol: float | None = None,
               maxiter: int | None = None, preconditioner: str | None = "jacobi",

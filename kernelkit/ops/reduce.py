@@ -7,7 +7,10 @@ kernel and ``config_context(backend=...)``, and returns the input's array type:
   fused profile (Gaussian, Laplace, Matérn, IMQ, rational quadratic, linear, polynomial,
   cosine and positive multiples of these), else by the numpy reference backend;
 * torch tensors in → torch tensors out; gradients flow to X, Y, V, weights and tensor
-  kernel parameters.
+  kernel parameters;
+* Dask arrays in → lazy Dask arrays out (:mod:`kernelkit.distributed`): X is split by
+  rows, Y and V (in memory or Dask) are placed on the cluster once, and each task is one
+  engine call on a chunk of X. X must be a Dask array when any argument is.
 
 None of them ever forms the full n × m matrix: scratch memory is bounded by
 ``working_memory``; outputs and prepared copies of the inputs are O((n + m)(d + k)).
@@ -25,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._config import get_config
-from .._validation import check_array, check_pair, get_namespace, result_dtype
+from .._validation import check_array, check_pair, get_namespace, is_dask, result_dtype
 from ..exceptions import InputValueError, ParameterError, ShapeError
 from ..kernels._base import Kernel
 from .backends import numba_backend, numpy_backend
@@ -34,6 +37,15 @@ __all__ = ["matvec", "kernel_sum", "logsumexp", "knn"]
 
 
 # ------------------------------------------------------------------------- validation
+def _dask_engine(*arrays: Any) -> ModuleType | None:
+    """The Dask implementation when any input is a Dask array, else None."""
+    if any(is_dask(a) for a in arrays if a is not None):
+        from ..distributed import _engine
+
+        return _engine
+    return None
+
+
 def _check_kernel(kernel: Any) -> Kernel:
     if not isinstance(kernel, Kernel):
         raise ParameterError(
@@ -131,6 +143,8 @@ def matvec(kernel: Kernel, X: Any, Y: Any, V: Any) -> Any:
     >>> np.allclose(out, Gaussian(bandwidth=1.5)(X, Y) @ v)
     True
     """
+    if (dask_engine := _dask_engine(X, Y, V)) is not None:
+        return dask_engine.matvec(kernel, X, Y, V)
     kernel = _check_kernel(kernel)
     xp = get_namespace(X, Y, V)
     X, Y = _check_xy(kernel, X, Y, xp)
@@ -196,6 +210,8 @@ def kernel_sum(kernel: Kernel, X: Any, Y: Any = None, weights: Any = None) -> An
     >>> kernelkit.kernel_sum(Gaussian(), X)
     array([2., 2.])
     """
+    if (dask_engine := _dask_engine(X, Y, weights)) is not None:
+        return dask_engine.kernel_sum(kernel, X, Y, weights)
     kernel = _check_kernel(kernel)
     xp = get_namespace(X, Y, weights)
     X, Y = _check_xy(kernel, X, Y, xp)
@@ -236,6 +252,8 @@ def logsumexp(kernel: Kernel, X: Any, Y: Any = None, weights: Any = None) -> Any
     >>> kernelkit.logsumexp(Gaussian(bandwidth=0.1), X, Y)  # exp(-45000) underflows
     array([-45000.])
     """
+    if (dask_engine := _dask_engine(X, Y, weights)) is not None:
+        return dask_engine.logsumexp(kernel, X, Y, weights)
     kernel = _check_kernel(kernel)
     if not kernel.positive:
         raise ParameterError(
@@ -317,6 +335,8 @@ def knn(X: Any, Y: Any, k: int) -> tuple[Any, Any]:
     >>> d.round(3)
     array([[0.2, 0.2, 1.2]])
     """
+    if (dask_engine := _dask_engine(X, Y)) is not None:
+        return dask_engine.knn(X, Y, k)  # type: ignore[no-any-return]
     xp = get_namespace(X, Y)
     X, Y = _check_xy(None, X, Y, xp)
     m = Y.shape[0]
