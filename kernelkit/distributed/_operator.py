@@ -59,7 +59,9 @@ class DaskProducts:
 
     def matmat(self, V: np.ndarray) -> np.ndarray:
         """K @ V for an in-memory V of shape (m, k), computed on the cluster."""
-        out = map_row_chunks(_engine._matvec_task, self.X, self._Y_handle, share(V),
+        # V is small (m x k): one graph key travels with the graph, no extra round trip.
+        V_key = import_optional("dask").delayed(V, pure=False)
+        out = map_row_chunks(_engine._matvec_task, self.X, self._Y_handle, V_key,
                              dtype=self.dtype, tail=(V.shape[1],),
                              name="kernelkit-operator-matvec", kernel=self.kernel)
         return np.asarray(out.compute())
