@@ -8,6 +8,7 @@ matrix.
 
 from ._algebra import Product, Scaled, Sum
 from ._base import DotProductKernel, FusedSpec, Kernel, StationaryKernel
+from ._compact import CosineWindow, Epanechnikov, Tophat, Triangular
 from ._dot import Cosine, Linear, Polynomial
 from ._stationary import (
     IMQ,
@@ -34,6 +35,10 @@ __all__ = [
     "Linear",
     "Polynomial",
     "Cosine",
+    "Tophat",
+    "Epanechnikov",
+    "Triangular",
+    "CosineWindow",
     "Sum",
     "Product",
     "Scaled",

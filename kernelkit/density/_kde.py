@@ -1,0 +1,330 @@
+"""``KernelDensity``: a scikit-learn estimator on the kernelkit engine."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..exceptions import InputValueError, ParameterError
+from ..kernels import Kernel
+from ._bandwidth import SELECTORS, select_bandwidth
+from ._exact import EXACT_EPS, log_kernel_sums
+from ._kernels import SKLEARN_KERNELS, DensityKernel, resolve_kernel
+
+__all__ = ["KernelDensity"]
+
+
+def check_bandwidth(bandwidth: Any, n_features: int) -> float | np.ndarray:
+    """A numeric bandwidth: a positive float or one positive value per feature."""
+    if isinstance(bandwidth, numbers.Real) and not isinstance(bandwidth, bool):
+        h = float(bandwidth)
+        if not (math.isfinite(h) and h > 0):
+            raise ParameterError(
+                f"bandwidth must be a finite number > 0, got {bandwidth!r}; pass e.g. "
+                "bandwidth=0.5, or a selector name such as 'scott' or 'isj'.")
+        return h
+    try:
+        arr = np.asarray(bandwidth, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"bandwidth must be a number, an array of one per feature, or one of "
+            f"{list(SELECTORS)}; got {bandwidth!r}.") from None
+    if arr.shape != (n_features,):
+        raise ParameterError(
+            f"bandwidth has shape {arr.shape} but the data has {n_features} features; "
+            "pass a scalar or one bandwidth per feature.")
+    if not (np.isfinite(arr).all() and (arr > 0).all()):
+        raise ParameterError(
+            f"bandwidth must be finite and > 0 in every feature, got {arr.tolist()}; "
+            "fix the offending entries or use a selector such as 'scott'.")
+    return arr.copy()
+
+
+class KernelDensity(BaseEstimator):
+    """Kernel density estimation on the kernelkit engine (scikit-learn compatible).
+
+    Same semantics as :class:`sklearn.neighbors.KernelDensity` (``fit(X, sample_weight)``,
+    ``score_samples`` = normalised log-density, ``score``, ``sample``) and the same six
+    kernels with the same normalisation; it also accepts any radial kernelkit kernel
+    (Matérn, rational quadratic, ...) whose integral is finite, per-feature bandwidths and
+    bandwidth selectors. Densities are reduced with :func:`kernelkit.logsumexp` (positive
+    kernels) or :func:`kernelkit.kernel_sum` (compact kernels), tile by tile: no N × M
+    matrix, and stable for tiny bandwidths (log-densities stay finite where every kernel
+    value underflows).
+
+    Parameters
+    ----------
+    bandwidth : float, array-like of shape (n_features,) or str, default=1.0
+        Kernel bandwidth h (for the Gaussian kernel its standard deviation; for compact
+        kernels the support radius). An array gives one per feature (the kernel is then
+        applied to ``(x - y) / h`` elementwise). A string picks a selector:
+        ``"scott"``, ``"silverman"``, ``"isj"`` (1-D per feature) or ``"cv"``; see
+        :mod:`kernelkit.density`. Note: these selectors scale with the data's spread,
+        unlike scikit-learn's ``"scott"``, which assumes standardised data.
+    kernel : str or Kernel, default="gaussian"
+        One of ``"gaussian"``, ``"tophat"``, ``"epanechnikov"``, ``"exponential"``,
+        ``"linear"``, ``"cosine"``, or a radial kernelkit kernel (its own bandwidth is
+        replaced by ``bandwidth``).
+    method : {"auto", "exact", "grid"}, default="auto"
+        ``"exact"`` sums over every fitted point, skipping only terms that provably cannot
+        change the result beyond the tolerance (see Notes). ``"grid"`` (d <= 3) evaluates
+        a binned FFT estimate once at fit time (:func:`grid_density`) and interpolates it;
+        its error is not bounded by ``rtol`` (see ``docs/density.md``). ``"auto"`` is
+        ``"exact"``: the only method whose error is guaranteed.
+    rtol : float, default=0.0
+        Relative tolerance of each density value. 0 means exact (to float rounding).
+    atol : float, default=0.0
+        Absolute tolerance of each (normalised) density value.
+    grid_size : int, default=256
+        Points per dimension for ``method="grid"``.
+
+    Attributes
+    ----------
+    bandwidth_ : float or ndarray of shape (n_features,)
+        The bandwidth used (a selector's result is per feature).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X has string feature names.
+    X_ : ndarray of shape (n_samples, n_features)
+        The fitted points (float32 stays float32).
+    sample_weight_ : ndarray of shape (n_samples,) or None
+
+    Notes
+    -----
+    With ``rtol=0`` the exact method still skips far-away points, but only those whose
+    total contribution is below 2^-53 of the kept sum for every query, checked after the
+    fact (a proof is in ``kernelkit/density/_exact.py``): such terms cannot change a
+    float64 result. With ``rtol > 0`` the skipped part is at most ``rtol / 2`` of each
+    density.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelkit.density import KernelDensity
+    >>> rng = np.random.RandomState(42)
+    >>> X = rng.random_sample((100, 3))
+    >>> kde = KernelDensity(kernel="gaussian", bandwidth=0.5).fit(X)
+    >>> kde.score_samples(X[:3])  # the same values as scikit-learn's
+    array([-1.52955942, -1.51462041, -1.60244657])
+    """
+
+    _parameter_constraints: dict = {
+        "bandwidth": "no_validation",
+        "kernel": [StrOptions(set(SKLEARN_KERNELS)), Kernel],
+        "method": [StrOptions({"auto", "exact", "grid"})],
+        "rtol": [Interval(numbers.Real, 0, None, closed="left")],
+        "atol": [Interval(numbers.Real, 0, None, closed="left")],
+        "grid_size": [Interval(numbers.Integral, 2, None, closed="left")],
+    }
+
+    def __init__(self, *, bandwidth: Any = 1.0, kernel: Any = "gaussian",
+                 method: str = "auto", rtol: float = 0.0, atol: float = 0.0,
+                 grid_size: int = 256) -> None:
+        self.bandwidth = bandwidth
+        self.kernel = kernel
+        self.method = method
+        self.rtol = rtol
+        self.atol = atol
+        self.grid_size = grid_size
+
+    # ------------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> KernelDensity:
+        """Fit the estimator on the points X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        self : KernelDensity
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True,
+                                                 allow_all_zero_weights=True)
+            if not float(np.sum(sample_weight, dtype=np.float64)) > 0:
+                raise InputValueError(
+                    "sample_weight sums to zero; at least one sample needs a positive "
+                    "weight (or pass sample_weight=None for equal weights).")
+        d = X.shape[1]
+        dk = resolve_kernel(self.kernel, d)
+        if isinstance(self.bandwidth, str):
+            kwargs = {"kernel": self.kernel} if self.bandwidth == "cv" else {}
+            bw = select_bandwidth(self.bandwidth, X, sample_weight, **kwargs)
+            self.bandwidth_ = float(bw[0]) if d == 1 else bw
+        else:
+            self.bandwidth_ = check_bandwidth(self.bandwidth, d)
+        if self.method == "grid" and d > 3:
+            raise ParameterError(
+                f"method='grid' supports at most 3 features, the data has {d}; use "
+                "method='exact' (or reduce the dimension first).")
+        self.X_ = X
+        self.sample_weight_ = sample_weight
+        self._dk = dk
+        self._grid = None
+        if self.method == "grid":
+            from ._grid import grid_density
+
+            self._grid = grid_density(X, grid_size=self.grid_size, bandwidth=self.bandwidth_,
+                                      weights=sample_weight, kernel=self.kernel)
+        return self
+
+    # ------------------------------------------------------------------ internals
+    @property
+    def _h(self) -> np.ndarray:
+        return np.broadcast_to(np.asarray(self.bandwidth_, dtype=np.float64),
+                               (self.n_features_in_,))
+
+    def _log_norm(self) -> float:
+        """log of 1 / (W prod(h) Z): turns log kernel sums into log densities."""
+        w = self.sample_weight_
+        total = float(self.X_.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
+        return -math.log(total) - float(np.sum(np.log(self._h))) - self._dk.log_integral
+
+    def _scaled(self, A: np.ndarray) -> np.ndarray:
+        """A / h (and shifted to the fitted data's centre), in A's dtype."""
+        centre = self.X_.mean(axis=0, dtype=np.float64)
+        return ((A.astype(np.float64) - centre) / self._h).astype(A.dtype, copy=False)
+
+    def _log_sums(self, Q: np.ndarray, *, prune: bool = True) -> np.ndarray:
+        """Unnormalised log kernel sums of queries Q against the fitted points."""
+        dk: DensityKernel = self._dk
+        log_norm = self._log_norm()
+        eps = EXACT_EPS if self.rtol == 0 else max(EXACT_EPS, 0.5 * float(self.rtol))
+        log_abs = math.log(0.5 * self.atol) - log_norm if self.atol > 0 else -math.inf
+        return log_kernel_sums(dk, self._scaled(Q), self._scaled(self.X_),
+                               self.sample_weight_, eps=eps, log_abs=log_abs, prune=prune)
+
+    # ------------------------------------------------------------------- public
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-density of each row of X under the model (normalised).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_queries,)
+            float64 (float32 when fitted and queried with float32). ``-inf`` where the
+            density is exactly zero (compact kernels).
+        """
+        check_is_fitted(self)
+        Q = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if Q.dtype != self.X_.dtype:
+            Q = Q.astype(np.float64)
+        if self._grid is not None:
+            from ._grid import interpolate
+
+            with np.errstate(divide="ignore"):
+                out = np.log(interpolate(self._grid, Q))
+        else:
+            out = self._log_sums(Q) + self._log_norm()
+        return out.astype(np.result_type(Q.dtype, self.X_.dtype), copy=False)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Total log-likelihood of X under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        logprob : float
+        """
+        return float(np.sum(self.score_samples(X), dtype=np.float64))
+
+    def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
+        """Draw samples from the fitted density.
+
+        A fitted point is drawn with probability proportional to its weight, then
+        displaced by the kernel: Gaussian noise; for the other radial kernels a uniform
+        direction times a radius drawn from the radial law ∝ r^(d-1) f(r) (exact for
+        tophat and exponential, by inverse-CDF on a fine table otherwise).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or \
+                n_samples < 1:
+            raise ParameterError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        rng = check_random_state(random_state)
+        data = np.asarray(self.X_, dtype=np.float64)
+        n, d = data.shape
+        u = rng.uniform(0, 1, size=n_samples)
+        if self.sample_weight_ is None:
+            i = np.minimum((u * n).astype(np.int64), n - 1)
+        else:
+            cw = np.cumsum(np.asarray(self.sample_weight_, dtype=np.float64))
+            i = np.minimum(np.searchsorted(cw, u * cw[-1], side="right"), n - 1)
+        h = self._h
+        if self._dk.name == "gaussian":
+            return data[i] + rng.normal(size=(n_samples, d)) * h
+        direction = rng.normal(size=(n_samples, d))
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        if self._dk.name == "tophat":
+            radius = rng.uniform(size=n_samples) ** (1.0 / d)
+        elif self._dk.name == "exponential":
+            radius = rng.gamma(d, 1.0, size=n_samples)
+        else:
+            radius = _radial_inverse_cdf(self._dk, d, rng.uniform(size=n_samples))
+        return data[i] + direction * radius[:, None] * h
+
+    def modes(self, **kwargs: Any) -> np.ndarray:
+        """All modes of the fitted density, by mean shift from every fitted point.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`kernelkit.density.mean_shift` (``tol``, ``max_iter``,
+            ``merge_tol``, ``n_components``, ``random_state``, ...).
+
+        Returns
+        -------
+        modes : ndarray of shape (n_modes, n_features)
+            Sorted by decreasing density.
+        """
+        from ._modes import mean_shift
+
+        check_is_fitted(self)
+        return mean_shift(self.X_, bandwidth=self.bandwidth_, weights=self.sample_weight_,
+                          kernel=self.kernel, **kwargs).modes
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _radial_inverse_cdf(dk: DensityKernel, d: int, u: np.ndarray) -> np.ndarray:
+    """Radii with density ∝ r^(d-1) f(r) on the kernel's support (inverse CDF table)."""
+    top = dk.support if np.isfinite(dk.support) else 40.0
+    r = np.linspace(0.0, top, 8193)
+    pdf = r ** (d - 1) * dk.radial()(r)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(r))])
+    cdf /= cdf[-1]
+    return np.interp(u, cdf, r)
