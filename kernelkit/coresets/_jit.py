@@ -1,0 +1,313 @@
+"""Compiled building blocks of kernel thinning (numba, ``cache=True``, ``nogil``).
+
+Everything works on one *block* of p points, given by the same kernel arguments:
+
+* ``P`` (C, d, p) float64: the block's coordinates divided by each component's bandwidth,
+  transposed so that loops over points read contiguous memory and vectorise.
+* ``codes`` (C,) int64: the profile of each component (``GAUSSIAN`` ... ``RQ``).
+* ``consts`` (C, 2) float64: profile constants (IMQ: c², β; RQ: α).
+* ``scales`` (C,) float64: output scale of each component; the kernel is their sum.
+* ``K`` (p, p) float64: the block's Gram matrix (matrix mode), or shape (0, 0) to compute
+  kernel values from ``P`` on demand (points mode).
+
+Positions 0..p-1 index the block. Kernel rows are accumulated in place (``add_row``), so the
+inner loops are elementwise over contiguous points; exponentials use the engine's
+vectorisable ``fexp``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from ..ops.backends._jit import fexp
+
+_JIT: dict[str, Any] = {"nogil": True, "cache": True, "error_model": "numpy",
+        "fastmath": {"contract", "arcp", "nsz", "afn"}}
+
+GAUSSIAN, LAPLACE, MATERN32, MATERN52, IMQ, RQ = 0, 1, 2, 3, 4, 5
+_SQRT3 = math.sqrt(3.0)
+_SQRT5 = math.sqrt(5.0)
+
+
+@njit(**_JIT)
+def _profile(code, s, c0, c1):  # pragma: no cover - compiled
+    if code == GAUSSIAN:
+        return fexp(-0.5 * s)
+    if code == LAPLACE:
+        return fexp(-math.sqrt(s))
+    if code == MATERN32:
+        a = _SQRT3 * math.sqrt(s)
+        return (1.0 + a) * fexp(-a)
+    if code == MATERN52:
+        a = _SQRT5 * math.sqrt(s)
+        return (1.0 + a + (5.0 / 3.0) * s) * fexp(-a)
+    if code == IMQ:
+        return (c0 + s) ** (-c1)
+    return (1.0 + s / (2.0 * c0)) ** (-c0)
+
+
+@njit(**_JIT)
+def kpair(a, b, P, codes, consts, scales, K):  # pragma: no cover - compiled
+    """k(x_a, x_b) for block positions a, b."""
+    if K.shape[0] > 0:
+        return K[a, b]
+    total = 0.0
+    for c in range(codes.shape[0]):
+        s = 0.0
+        for t in range(P.shape[1]):
+            diff = P[c, t, a] - P[c, t, b]
+            s += diff * diff
+        total += scales[c] * _profile(codes[c], s, consts[c, 0], consts[c, 1])
+    return total
+
+
+@njit(**_JIT)
+def add_row(q, coef, out, lo, P, codes, consts, scales, K, buf):  # pragma: no cover
+    """out[x] += coef * k(x_q, x_x) for block positions x in [lo, p). ``buf``: (p,)."""
+    if K.shape[0] > 0:
+        row = K[q]
+        for x in range(lo, row.shape[0]):
+            out[x] += coef * row[x]
+        return
+    p = P.shape[2]
+    for c in range(codes.shape[0]):
+        for x in range(lo, p):
+            buf[x] = 0.0
+        for t in range(P.shape[1]):
+            v = P[c, t, q]
+            col = P[c, t]
+            for x in range(lo, p):
+                diff = col[x] - v
+                buf[x] += diff * diff
+        cs = coef * scales[c]
+        code = codes[c]
+        c0 = consts[c, 0]
+        c1 = consts[c, 1]
+        if code == GAUSSIAN:
+            for x in range(lo, p):
+                out[x] += cs * fexp(-0.5 * buf[x])
+        elif code == LAPLACE:
+            for x in range(lo, p):
+                out[x] += cs * fexp(-math.sqrt(buf[x]))
+        elif code == MATERN32:
+            for x in range(lo, p):
+                a = _SQRT3 * math.sqrt(buf[x])
+                out[x] += cs * (1.0 + a) * fexp(-a)
+        elif code == MATERN52:
+            for x in range(lo, p):
+                a = _SQRT5 * math.sqrt(buf[x])
+                out[x] += cs * (1.0 + a + (5.0 / 3.0) * buf[x]) * fexp(-a)
+        elif code == IMQ:
+            for x in range(lo, p):
+                out[x] += cs * (c0 + buf[x]) ** (-c1)
+        else:
+            for x in range(lo, p):
+                out[x] += cs * (1.0 + buf[x] / (2.0 * c0)) ** (-c0)
+
+
+@njit(**_JIT)
+def gram(P, codes, consts, scales):  # pragma: no cover - compiled
+    """Dense Gram matrix of the block."""
+    p = P.shape[2]
+    K = np.zeros((p, p))
+    buf = np.empty(p)
+    empty = np.empty((0, 0))
+    for a in range(p):
+        add_row(a, 1.0, K[a], 0, P, codes, consts, scales, empty, buf)
+    return K
+
+
+@njit(**_JIT)
+def sub_block(pos, P, K):  # pragma: no cover - compiled
+    """The kernel arguments of the sub-block of positions ``pos``."""
+    if K.shape[0] > 0:
+        q = pos.shape[0]
+        Ks = np.empty((q, q))
+        for a in range(q):
+            for b in range(q):
+                Ks[a, b] = K[pos[a], pos[b]]
+        return P, Ks
+    C, d, _ = P.shape
+    Q = np.empty((C, d, pos.shape[0]))
+    for c in range(C):
+        for t in range(d):
+            for a in range(pos.shape[0]):
+                Q[c, t, a] = P[c, t, pos[a]]
+    return Q, K
+
+
+@njit(**_JIT)
+def halve(log_mult, u, P, codes, consts, scales, K):  # pragma: no cover - compiled
+    """Kernel halving (one KT-SPLIT round) of a block of even size p.
+
+    Pair i = (2i, 2i+1) sends one point to coreset 0 and the other to coreset 1: point 2i
+    goes to coreset 1 with probability (1 - alpha / threshold) / 2, decided by ``u[i]``,
+    where alpha = <k(x_2i, .) - k(x_2i+1, .), sum_1 - sum_0> sums over the points already
+    in each coreset and the threshold adapts to a running sub-Gaussian constant.
+    ``psi[x] = sum_1 k(x, .) - sum_0 k(x, .)`` is kept for the points still to come.
+    Returns the two coresets as positions, shape (2, p // 2).
+    """
+    p = P.shape[2] if K.shape[0] == 0 else K.shape[0]
+    h = p // 2
+    out = np.empty((2, h), dtype=np.int64)
+    psi = np.zeros(p)
+    buf = np.empty(p)
+    sig = 0.0
+    for i in range(h):
+        a = 2 * i
+        b = a + 1
+        b2 = (kpair(a, a, P, codes, consts, scales, K) + kpair(b, b, P, codes, consts, scales, K)
+              - 2.0 * kpair(a, b, P, codes, consts, scales, K))
+        if b2 < 0.0:
+            b2 = 0.0
+        thresh = math.sqrt(sig * b2 * log_mult)
+        if b2 > thresh:
+            thresh = b2
+        if sig == 0.0:
+            sig = b2
+        elif thresh != 0.0:
+            update = 1.0 + (b2 / thresh - 2.0) * sig / thresh
+            if update > 0.0:
+                sig += b2 * update
+        if thresh == 0.0:
+            thresh = 1.0
+        alpha = psi[a] - psi[b]
+        if u[i] <= 0.5 * (1.0 - alpha / thresh):
+            c0, c1 = b, a
+        else:
+            c0, c1 = a, b
+        out[0, i] = c0
+        out[1, i] = c1
+        if b + 1 < p:
+            add_row(c1, 1.0, psi, b + 1, P, codes, consts, scales, K, buf)
+            add_row(c0, -1.0, psi, b + 1, P, codes, consts, scales, K, buf)
+    return out
+
+
+@njit(**_JIT)
+def split(m, delta, u, P, codes, consts, scales, K):  # pragma: no cover - compiled
+    """KT-SPLIT: ``m`` rounds of halving of the whole block (p = size * 2^m points).
+
+    Returns the 2^m candidate coresets as positions, shape (2^m, p / 2^m). Round j halves
+    each of its 2^j sets (of q points) with failure parameter delta / m, i.e. threshold
+    multiplier 2 log(2 q m / delta), using the uniforms ``u[j, c * q/2:(c + 1) * q/2]``
+    for set c.
+    """
+    p = P.shape[2] if K.shape[0] == 0 else K.shape[0]
+    current = np.arange(p).reshape(1, p)
+    for j in range(m):
+        num, size = current.shape
+        half = size // 2
+        nxt = np.empty((2 * num, half), dtype=np.int64)
+        log_mult = 2.0 * math.log(2.0 * size * m / delta)
+        for c in range(num):
+            pos = current[c]
+            if j == 0:
+                Ps, Ks = P, K
+            else:
+                Ps, Ks = sub_block(pos, P, K)
+            halves = halve(log_mult, u[j, c * half:(c + 1) * half], Ps, codes, consts,
+                           scales, Ks)
+            for t in range(half):
+                nxt[2 * c, t] = pos[halves[0, t]]
+                nxt[2 * c + 1, t] = pos[halves[1, t]]
+        current = nxt
+    return current
+
+
+@njit(**_JIT)
+def rel_mmd2(core, mean_k, P, codes, consts, scales, K):  # pragma: no cover - compiled
+    """MMD² of the coreset to the whole block, minus the (constant) mean of K."""
+    s = core.shape[0]
+    Ps, Ks = sub_block(core, P, K)
+    acc = np.zeros(s)
+    buf = np.empty(s)
+    for a in range(s):
+        add_row(a, 1.0, acc, 0, Ps, codes, consts, scales, Ks, buf)
+    ca = 0.0
+    for a in range(s):
+        ca += mean_k[core[a]]
+    return acc.sum() / (s * s) - 2.0 * ca / s
+
+
+@njit(**_JIT)
+def best(cores, baseline, mean_k, tol, P, codes, consts, scales, K):  # pragma: no cover
+    """Index of the candidate with the smallest MMD (-1: the baseline is best).
+
+    A candidate must beat the best so far by more than ``tol``: complementary halves
+    (m = 1) tie exactly, and rounding must not decide between them.
+    """
+    best_value = rel_mmd2(baseline, mean_k, P, codes, consts, scales, K)
+    which = -1
+    for c in range(cores.shape[0]):
+        value = rel_mmd2(cores[c], mean_k, P, codes, consts, scales, K)
+        if value < best_value - tol:
+            best_value = value
+            which = c
+    return which
+
+
+@njit(**_JIT)
+def refine(core, mean_k, unique, passes, P, codes, consts, scales, K):  # pragma: no cover
+    """KT-SWAP in place: replace each coreset point in turn by the block point that most
+    lowers the MMD to the whole block (``unique``: only points not in the coreset; ties
+    keep the current point, then the lowest position).
+
+    The statistic stat[x] = k(x, x) / s - 2 mean_k[x] + (2 / s) sum_core k(x, .) is the
+    change of MMD² (times s / 2, up to a constant) from adding x. Runs at most ``passes``
+    sweeps, stopping after a sweep that changed nothing; returns the sweeps run.
+    """
+    p = mean_k.shape[0]
+    s = core.shape[0]
+    two_s = 2.0 / s
+    stat = np.empty(p)
+    buf = np.empty(p)
+    member = np.zeros(p, dtype=np.bool_)
+    for x in range(p):
+        stat[x] = kpair(x, x, P, codes, consts, scales, K) / s - 2.0 * mean_k[x]
+    for a in range(s):
+        member[core[a]] = True
+        add_row(core[a], two_s, stat, 0, P, codes, consts, scales, K, buf)
+    sweeps = 0
+    for _ in range(passes):
+        sweeps += 1
+        changed = False
+        for a in range(s):
+            old = core[a]
+            add_row(old, -two_s, stat, 0, P, codes, consts, scales, K, buf)
+            new = old
+            low = stat[old]
+            for x in range(p):
+                if stat[x] < low and not (unique and member[x]):
+                    low = stat[x]
+                    new = x
+            core[a] = new
+            if new != old:
+                changed = True
+                member[old] = False
+                member[new] = True
+            add_row(new, two_s, stat, 0, P, codes, consts, scales, K, buf)
+        if not changed:
+            break
+    return sweeps
+
+
+@njit(**_JIT)
+def row_means(P, codes, consts, scales, K):  # pragma: no cover - compiled
+    """Row means of the block's kernel matrix (quadratic; for small blocks)."""
+    if K.shape[0] > 0:
+        p = K.shape[0]
+        out = np.empty(p)
+        for a in range(p):
+            out[a] = K[a].sum() / p
+        return out
+    p = P.shape[2]
+    acc = np.zeros(p)
+    buf = np.empty(p)
+    for a in range(p):
+        add_row(a, 1.0 / p, acc, 0, P, codes, consts, scales, K, buf)
+    return acc
