@@ -47,7 +47,7 @@ import_optional("dask.array")
 
 from ._client import SchedulerConnectionError, active_client, connect  # noqa: E402
 from ._engine import kernel_sum, knn, logsumexp, matvec  # noqa: E402
-from ._map import map_row_chunks, share, task_config  # noqa: E402
+from ._map import map_row_chunks, row_chunks, share, task_config  # noqa: E402
 
 __all__ = ["connect", "active_client", "SchedulerConnectionError", "map_row_chunks",
-           "share", "task_config", "matvec", "kernel_sum", "logsumexp", "knn"]
+           "share", "task_config", "row_chunks", "matvec", "kernel_sum", "logsumexp", "knn"]

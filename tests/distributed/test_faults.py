@@ -86,3 +86,24 @@ def test_connect_reaches_a_running_scheduler(cluster):
     with connect(cluster.scheduler_address, timeout=10, set_as_default=False) as client:
         assert isinstance(client, Client)
         assert len(client.scheduler_info()["workers"]) >= 1
+
+
+def test_cli_scheduler_option_connects_and_fails_clearly(cluster):
+    import argparse
+
+    from kernelkit.cli._scheduler import add_scheduler_argument, scheduler_from_args
+
+    parser = argparse.ArgumentParser()
+    add_scheduler_argument(parser)
+    with scheduler_from_args(parser.parse_args([])) as none:
+        assert none is None
+    args = parser.parse_args(["--scheduler", cluster.scheduler_address])
+    with scheduler_from_args(args) as client:
+        assert isinstance(client, Client) and client.status == "running"
+    assert client.status == "closed"
+    bad = parser.parse_args(["--scheduler", "tcp://127.0.0.1:1", "--scheduler-timeout", "1"])
+    with pytest.raises(SchedulerConnectionError, match="tcp://127.0.0.1:1"):
+        with scheduler_from_args(bad):
+            pass  # pragma: no cover
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--scheduler-timeout", "0"])

@@ -114,3 +114,14 @@ def test_worker_memory_is_bounded_by_working_memory(client, budget_mib):
     linear = 8 * (rows + m) * (d + 1) * 4
     assert peaks.max() <= budget_mib * 2**20 + linear, (peaks.max(), budget_mib)
     assert peaks.max() < rows * m * 4 / 4
+
+
+def test_row_chunks_splits_rows_only(client):
+    from kernelkit.distributed import row_chunks
+
+    X = np.zeros((10_000, 3))
+    assert row_chunks(X).chunks == ((2000,) * 5, (3,))  # 4 per thread, >= 2000 rows
+    assert row_chunks(da.from_array(X, chunks=(3000, 1)), rows=4000).chunks == (
+        (4000, 4000, 2000), (3,))
+    with pytest.raises(ValueError, match="rows must be a positive integer"):
+        row_chunks(X, rows=0)
