@@ -373,11 +373,12 @@ def _loo_exact(dk: Any, Xs: np.ndarray, w: np.ndarray | None, rows: np.ndarray,
         mask[part] = False
         others = log_kernel_sums(dk, Xs[part], Xs[mask], None if w is None else w[mask],
                                  prune=False) if mask.any() else np.full(part.size, -np.inf)
-        # The chunk against itself, dense and small, without the diagonal.
-        diff = Xs[part][:, None, :] - Xs[part][None, :, :]
-        r = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        # The chunk against itself, dense and small, without the diagonal (log-kernel
+        # evaluated directly, so far pairs do not underflow).
+        Xp = Xs[part]
         with np.errstate(divide="ignore"):
-            logk = np.log(dk.radial()(r))
+            logk = np.asarray(dk.template.log(Xp, Xp) if dk.positive
+                              else np.log(dk.template(Xp, Xp)), dtype=np.float64)
             if w is not None:
                 logk = logk + np.log(w[part])[None, :]
         np.fill_diagonal(logk, -np.inf)

@@ -81,7 +81,7 @@ def _shift(Z: np.ndarray, P: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _iterate(P: np.ndarray, w: np.ndarray, Z: np.ndarray, tol: float,
-             max_iter: int) -> tuple[np.ndarray, int]:
+             max_iter: int, warn: bool = True) -> tuple[np.ndarray, int]:
     V = np.concatenate([P * w[:, None], w[:, None]], axis=1)
     active = np.arange(Z.shape[0])
     it = 0
@@ -92,7 +92,7 @@ def _iterate(P: np.ndarray, w: np.ndarray, Z: np.ndarray, tol: float,
         active = active[step > tol]
         if active.size == 0:
             break
-    if active.size:
+    if active.size and warn:
         import warnings
 
         warnings.warn(f"mean shift: {active.size} starting points did not converge in "
@@ -227,16 +227,14 @@ def mean_shift(X: Any, *, bandwidth: Any, weights: Any = None, kernel: Any = "ga
         P = Xs @ proj
         Z, n_iter = _iterate(P, w, P[seeds].copy(), tol, max_iter)
         # Lift back: the mean-shift step with the projected kernel weights.
-        lw = np.asarray(ops.logsumexp(Gaussian(1.0), Z, P, w))
         V = np.concatenate([Xs * w[:, None], w[:, None]], axis=1)
         num = np.asarray(ops.matvec(Gaussian(1.0), Z, P, V))
         den = num[:, -1:]
         Zfull = np.where(den > 0, num[:, :-1] / np.where(den > 0, den, 1.0), Xs[seeds])
-        del lw
     else:
         Zfull, n_iter = _iterate(Xs, w, Xs[seeds].copy(), tol, max_iter)
     if refine and k < d:
-        Zfull, _ = _iterate(Xs, w, Zfull, tol, int(refine))
+        Zfull, _ = _iterate(Xs, w, Zfull, tol, int(refine), warn=False)
     log_norm = -math.log(float(w.sum())) - float(np.sum(np.log(h))) - \
         0.5 * d * math.log(2 * math.pi)
     logd = np.asarray(ops.logsumexp(Gaussian(1.0), Zfull, Xs, w)) + log_norm
