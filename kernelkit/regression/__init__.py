@@ -11,6 +11,7 @@
 """
 
 from ._falkon import FalkonClassifier, FalkonRegressor
+from ._gp import GaussianProcessRegressor
 from ._krr import KernelRidge
 
-__all__ = ["KernelRidge", "FalkonRegressor", "FalkonClassifier"]
+__all__ = ["KernelRidge", "FalkonRegressor", "FalkonClassifier", "GaussianProcessRegressor"]

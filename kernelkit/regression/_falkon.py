@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import matvec
 from ..kernels._base import Kernel
 from ._base import as_2d_targets, check_sample_weight, resolve_kernel, select_centers
-from ._linalg import JITTER, CGInfo, block_cg, cholesky_inplace, dense_gram
+from ._linalg import JITTER, CGInfo, block_cg, cholesky_inplace, dense_gram, small_blas
 
 __all__ = ["FalkonRegressor", "FalkonClassifier", "nystrom_normal_product"]
 
@@ -156,9 +156,10 @@ class _FalkonBase(BaseEstimator):
                                  random_state=self.random_state)
             C = X[idx].copy()
             beta0 = None
-        solver = _FalkonSolver(kernel, X, C, float(self.alpha), w)
-        beta, info = solver.solve(Y, beta0=beta0, tol=self.tol, max_iter=self.max_iter,
-                                  callback=self.callback, what=type(self).__name__)
+        with small_blas(C.shape[0]):
+            solver = _FalkonSolver(kernel, X, C, float(self.alpha), w)
+            beta, info = solver.solve(Y, beta0=beta0, tol=self.tol, max_iter=self.max_iter,
+                                      callback=self.callback, what=type(self).__name__)
         self.centers_ = C
         self.coef_ = beta[:, 0] if self._y_1d else beta
         self.n_iter_ = info.n_iter

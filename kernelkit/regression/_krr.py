@@ -15,7 +15,7 @@ from .. import matvec
 from .._config import get_config
 from ..kernels._base import Kernel
 from ._base import NystromPreconditioner, as_2d_targets, check_sample_weight, resolve_kernel
-from ._linalg import block_cg, cholesky_inplace, dense_gram
+from ._linalg import block_cg, cholesky_inplace, dense_gram, small_blas
 
 __all__ = ["KernelRidge", "DENSE_FACTOR"]
 
@@ -138,6 +138,18 @@ class KernelRidge(MultiOutputMixin, RegressorMixin, BaseEstimator):
         solver = self.solver
         if solver == "auto":
             solver = "cholesky" if dense_allowed(n) else "cg"
+        with small_blas(n):
+            C = self._solve(kernel, X, Y, sqrt_w, solver)
+        if sqrt_w is not None:
+            C *= sqrt_w[:, None]
+        self.X_fit_ = X
+        self.dual_coef_ = C[:, 0] if y.ndim == 1 else C
+        self.solver_ = solver
+        return self
+
+    def _solve(self, kernel: Kernel, X: np.ndarray, Y: np.ndarray,
+               sqrt_w: np.ndarray | None, solver: str) -> np.ndarray:
+        n = X.shape[0]
         if solver == "cholesky":
             K = dense_gram(kernel, X)
             if sqrt_w is not None:
@@ -151,12 +163,7 @@ class KernelRidge(MultiOutputMixin, RegressorMixin, BaseEstimator):
             self.n_iter_ = 0
         else:
             C, self.n_iter_ = self._solve_cg(kernel, X, Y, sqrt_w)
-        if sqrt_w is not None:
-            C *= sqrt_w[:, None]
-        self.X_fit_ = X
-        self.dual_coef_ = C[:, 0] if y.ndim == 1 else C
-        self.solver_ = solver
-        return self
+        return C
 
     def _solve_cg(self, kernel: Kernel, X: np.ndarray, Y: np.ndarray,
                   sqrt_w: np.ndarray | None) -> tuple[np.ndarray, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,20 @@ from ..exceptions import ConvergenceWarning, NotPSDError
 from ..kernels._base import Kernel
 
 __all__ = ["dense_gram", "cholesky_inplace", "block_cg", "CGInfo", "dense_fits",
-           "JITTER"]
+           "JITTER", "small_blas"]
+
+#: Matrices up to this order are factored with single-threaded BLAS: threads cost more
+#: than they save there, and far more on a busy machine.
+SMALL_BLAS_ORDER = 1024
+
+
+def small_blas(order: int) -> AbstractContextManager[Any]:
+    """Limit BLAS to one thread while working on matrices of at most this order."""
+    if order > SMALL_BLAS_ORDER:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 #: Relative jitter (times the mean diagonal) added to K_mm before factoring it, per dtype.
 JITTER = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
