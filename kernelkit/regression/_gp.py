@@ -139,12 +139,12 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ parameters
-    def _theta0(self, kernel: Kernel) -> np.ndarray:
+    def _theta0(self, kernel: Any) -> np.ndarray:
         bw = np.atleast_1d(np.asarray(kernel.bandwidth, dtype=np.float64))
         return np.log(np.concatenate([bw, [self.output_scale, self.noise]]))
 
     @staticmethod
-    def _with_bandwidth(kernel: Kernel, log_bw: np.ndarray) -> Kernel:
+    def _with_bandwidth(kernel: Any, log_bw: np.ndarray) -> Kernel:
         new = copy.deepcopy(kernel)
         bw = np.exp(log_bw)
         new.set_params(bandwidth=float(bw[0]) if np.ndim(kernel.bandwidth) == 0 else bw)
@@ -156,7 +156,7 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         n, t = Y.shape
         n_bw = len(theta) - 2
         scale, noise = math.exp(theta[-2]), math.exp(theta[-1])
-        k = self._with_bandwidth(kernel, theta[:n_bw]) if isinstance(
+        k: Any = self._with_bandwidth(kernel, theta[:n_bw]) if isinstance(
             kernel, StationaryKernel) else kernel
         K0 = dense_gram(k, X)
         K = K0 * scale
