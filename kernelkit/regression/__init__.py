@@ -11,7 +11,9 @@
 """
 
 from ._falkon import FalkonClassifier, FalkonRegressor
+from ._filters import SpectralFilterRegressor, filter_values
 from ._gp import GaussianProcessRegressor
 from ._krr import KernelRidge
 
-__all__ = ["KernelRidge", "FalkonRegressor", "FalkonClassifier", "GaussianProcessRegressor"]
+__all__ = ["KernelRidge", "FalkonRegressor", "FalkonClassifier", "GaussianProcessRegressor",
+           "SpectralFilterRegressor", "filter_values"]
