@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from typing import Any
 
@@ -52,6 +51,9 @@ def select_centers(kernel: Kernel, X: np.ndarray, n_centers: int, method: str, *
                    alpha: float, random_state: Any) -> np.ndarray:
     """Row indices of the Nyström centres (sorted, without replacement).
 
+    "uniform" draws rows uniformly; "leverage" by approximate ridge leverage scores of
+    K + alpha I (:func:`kernelkit.approx.rls_sample`).
+
     ``n_centers`` larger than ``len(X)`` is clipped with a warning.
     """
     from sklearn.utils import check_random_state
@@ -65,23 +67,15 @@ def select_centers(kernel: Kernel, X: np.ndarray, n_centers: int, method: str, *
     if method == "uniform":
         idx = rng.choice(n, size=n_centers, replace=False)
     elif method == "leverage":
-        try:
-            from ..approx import rls_sample  # type: ignore[attr-defined]
-        except ImportError as exc:  # pragma: no cover - depends on kernelkit.approx
-            raise ParameterError(
-                "centers='leverage' needs kernelkit.approx.rls_sample, which this install "
-                "lacks; use centers='uniform'."
-            ) from exc
+        from ..approx import rls_sample
+
+        # alpha is the absolute ridge of K + alpha I (KernelRidge's convention)
         seed = int(rng.randint(0, 2**31 - 1))
         idx = np.asarray(rls_sample(kernel, X, n_centers, regularization=alpha,
                                     random_state=seed), dtype=np.int64)
     else:
         raise ParameterError(f"centers must be 'uniform' or 'leverage', got {method!r}.")
     return np.sort(idx)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class NystromPreconditioner:

@@ -152,7 +152,7 @@ class _FalkonBase(BaseEstimator):
             beta0 = self.coef_.reshape(C.shape[0], -1)
         else:
             idx = select_centers(kernel, X, self.n_centers, self.centers,
-                                 alpha=self.alpha / X.shape[0],
+                                 alpha=float(self.alpha),
                                  random_state=self.random_state)
             C = X[idx].copy()
             beta0 = None

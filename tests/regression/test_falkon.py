@@ -153,3 +153,21 @@ def test_bad_input(problem):
     FalkonRegressor(n_centers=20, alpha=1.0, random_state=0).fit(X, Y).predict(X)
     np.testing.assert_array_equal(X, copies[0])
     np.testing.assert_array_equal(Y, copies[1])
+
+
+def test_leverage_centres(rng):
+    # a dense blob and a few isolated points: leverage sampling should pick the outliers
+    X = np.vstack([0.01 * rng.normal(size=(400, 2)), rng.uniform(5, 50, size=(8, 2))])
+    y = np.sin(X[:, 0])
+    k = Gaussian(bandwidth=0.5)
+    lev = FalkonRegressor(kernel=k, alpha=1e-2, n_centers=12, centers="leverage",
+                          tol=1e-10, max_iter=100, random_state=0).fit(X, y)
+    uni = FalkonRegressor(kernel=k, alpha=1e-2, n_centers=12, centers="uniform",
+                          tol=1e-10, max_iter=100, random_state=0).fit(X, y)
+    outlying = lambda C: int((np.abs(C) > 1).any(axis=1).sum())  # noqa: E731
+    assert outlying(lev.centers_) >= 6 > outlying(uni.centers_)
+    assert len({tuple(c) for c in lev.centers_}) == 12
+    coef = _dense_nystrom(k, X, lev.centers_, y[:, None], 1e-2)[:, 0]
+    np.testing.assert_allclose(lev.predict(X), k(X, lev.centers_) @ coef, rtol=1e-6,
+                               atol=1e-7)
+    assert np.abs(lev.predict(X) - y).mean() < np.abs(uni.predict(X) - y).mean()
