@@ -28,6 +28,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: dict[str, str] = {
     "demo": ".demo",
     "bench": ".bench",
+    "kde": ".kde",
 }
 
 
