@@ -207,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--m", type=int, default=None, help="rows of Y (default 1e5)")
     parser.add_argument("--d", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chunks", default=None,
+                        help="comma-separated rows per chunk for the chunk table "
+                             "(default: N/100, N/20, N/8, N/2)")
+    parser.add_argument("--peer-rows", type=int, default=None,
+                        help="rows of X the peer runs on (default 20000; 4000 with --quick)")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
@@ -214,8 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     m = args.m or (20_000 if args.quick else 100_000)
     fractions = (100, 10, 2) if args.quick else (100, 20, 8, 2)
     chunk_rows = [max(1, n // f) for f in fractions]
+    if args.chunks:
+        chunk_rows = [int(r) for r in args.chunks.split(",")]
     result = run(n, m, args.d, args.repeats, chunk_rows,
-                 peer_rows=4_000 if args.quick else 20_000)
+                 peer_rows=args.peer_rows or (4_000 if args.quick else 20_000))
     print(render(result, args.markdown))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
