@@ -32,9 +32,10 @@ def active_client() -> Any:
     from distributed import get_client
 
     try:
-        return get_client()
+        client = get_client()
     except ValueError:  # no client in this process
         return None
+    return client if client.status == "running" else None
 
 
 def connect(address: str, *, timeout: float = CONNECT_TIMEOUT, **client_kwargs: Any) -> Any:

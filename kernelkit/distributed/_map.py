@@ -126,7 +126,7 @@ def _run_chunk(X_chunk: np.ndarray, *shared: Any, _fn: Callable[..., Any],
         out = np.asarray(_fn(X_chunk, *shared, **kwargs))
     expected = (X_chunk.shape[0],) + _tail
     if out.shape != expected:
-        raise ValueError(f"{getattr(_fn, '__name__', _fn)!r} returned shape {out.shape} "
+        raise ShapeError(f"{getattr(_fn, '__name__', _fn)!r} returned shape {out.shape} "
                          f"for a chunk of {X_chunk.shape[0]} rows; expected {expected}.")
     return out
 
