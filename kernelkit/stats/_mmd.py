@@ -265,7 +265,7 @@ def _permuted_mmds(kernel: Kernel, Z: np.ndarray, P: np.ndarray, nx: int, ny: in
 
 
 def mmd_test(X: Any, Y: Any, kernel: Kernel | list[Kernel] | None = None,
-             method: str = "permutation", *, n_permutations: int = 200,
+             method: str = "permutation", *, n_permutations: int | None = None,
              alpha: float = 0.05, estimator: str = "unbiased", random_state: Any = None,
              n_bandwidths: int = 10, n_permutations_level: int | None = None,
              progress: Progress | None = None) -> TestResult:
@@ -288,8 +288,11 @@ def mmd_test(X: Any, Y: Any, kernel: Kernel | list[Kernel] | None = None,
     method : {"permutation", "aggregated"}, default="permutation"
         ``"aggregated"`` is MMDAgg [2]: one permutation test per kernel, combined with
         the level correction u_α found by bisection so the aggregate has level α.
-    n_permutations : int, default=200
-        Permutations B (``"aggregated"``: B1, those estimating each kernel's quantiles).
+    n_permutations : int, default=None
+        Permutations B; None means 200 for ``"permutation"`` and 500 for
+        ``"aggregated"`` (there B1, the permutations estimating each kernel's quantiles;
+        the per-kernel thresholds are about α / |Λ|, so B1 must be well above
+        |Λ| / α for the test to have power — the MMDAgg paper uses 2000).
     alpha : float, default=0.05
         Level of the test.
     estimator : {"unbiased", "biased"}, default="unbiased"
@@ -337,6 +340,8 @@ def mmd_test(X: Any, Y: Any, kernel: Kernel | list[Kernel] | None = None,
     """
     method = check_choice(method, "method", ("permutation", "aggregated"))
     estimator = check_choice(estimator, "estimator", ("unbiased", "biased"))
+    if n_permutations is None:
+        n_permutations = 500 if method == "aggregated" else 200
     n_perm = check_count(n_permutations, "n_permutations")
     alpha = check_alpha(alpha)
     X, Y = _prepare(X, Y, 2)

@@ -142,3 +142,16 @@ def test_bad_inputs(rng):
         hsic_test(X[:5], X[:5], method="gamma")
     with pytest.raises(ParameterError, match="degenerate"):
         hsic_test(X, np.ones((10, 1)), Gaussian(), Gaussian(), method="gamma")
+
+
+@pytest.mark.parametrize("kernels", PAIRS, ids=["gauss-gauss", "laplace-matern"])
+def test_streamed_and_in_budget_exact_routes_agree(rng, kernels):
+    kx, ky = kernels
+    X, Y = rng.normal(size=(40, 2)), rng.normal(size=(40, 2))
+    kw = dict(n_permutations=10, random_state=2, approximation="exact")
+    dense = hsic_test(X, Y, kx, ky, **kw)
+    with kernelkit.config_context(working_memory=0.01):  # Gram matrices no longer fit
+        streamed = hsic_test(X, Y, kx, ky, **kw)
+    np.testing.assert_allclose(streamed.null_samples, dense.null_samples, rtol=0,
+                               atol=_tol(np.float64))
+    assert streamed.statistic == pytest.approx(dense.statistic, abs=_tol(np.float64))

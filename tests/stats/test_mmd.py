@@ -150,8 +150,8 @@ def test_calibration_under_the_null(method):
     n_rep, rejections = 60, 0
     for _ in range(n_rep):
         X, Y = rng.normal(size=(25, 2)), rng.normal(size=(25, 2))
-        res = mmd_test(X, Y, method=method, n_permutations=39, random_state=rng,
-                       n_bandwidths=3)
+        res = mmd_test(X, Y, method=method, n_permutations=99, random_state=rng,
+                       n_bandwidths=2)
         rejections += res.reject
     assert rejections <= _binomial_upper(n_rep, 0.05)
 
