@@ -111,13 +111,15 @@ def add_row(q, coef, out, lo, P, codes, consts, scales, K, buf):  # pragma: no c
 
 @njit(**_JIT)
 def gram(P, codes, consts, scales):  # pragma: no cover - compiled
-    """Dense Gram matrix of the block."""
+    """Dense Gram matrix of the block (upper triangle computed, then mirrored)."""
     p = P.shape[2]
     K = np.zeros((p, p))
     buf = np.empty(p)
     empty = np.empty((0, 0))
     for a in range(p):
-        add_row(a, 1.0, K[a], 0, P, codes, consts, scales, empty, buf)
+        add_row(a, 1.0, K[a], a, P, codes, consts, scales, empty, buf)
+        for b in range(a + 1, p):
+            K[b, a] = K[a, b]
     return K
 
 
@@ -252,44 +254,57 @@ def best(cores, baseline, mean_k, tol, P, codes, consts, scales, K):  # pragma: 
 
 
 @njit(**_JIT)
-def refine(core, mean_k, unique, passes, P, codes, consts, scales, K):  # pragma: no cover
+def refine(core, mean_k, core_sums, unique, passes, P, codes, consts, scales,
+           K):  # pragma: no cover - compiled
     """KT-SWAP in place: replace each coreset point in turn by the block point that most
     lowers the MMD to the whole block (``unique``: only points not in the coreset; ties
     keep the current point, then the lowest position).
 
     The statistic stat[x] = k(x, x) / s - 2 mean_k[x] + (2 / s) sum_core k(x, .) is the
-    change of MMD² (times s / 2, up to a constant) from adding x. Runs at most ``passes``
-    sweeps, stopping after a sweep that changed nothing; returns the sweeps run.
+    change of MMD² (times s / 2, up to a constant) from adding x. ``core_sums`` holds
+    sum_core k(x, .) when known (else pass shape (0,)). Runs at most ``passes`` sweeps,
+    stopping after a sweep that changed nothing; returns the sweeps run.
     """
     p = mean_k.shape[0]
     s = core.shape[0]
     two_s = 2.0 / s
     stat = np.empty(p)
+    row = np.zeros(p)
     buf = np.empty(p)
     member = np.zeros(p, dtype=np.bool_)
     for x in range(p):
         stat[x] = kpair(x, x, P, codes, consts, scales, K) / s - 2.0 * mean_k[x]
     for a in range(s):
         member[core[a]] = True
-        add_row(core[a], two_s, stat, 0, P, codes, consts, scales, K, buf)
+    if core_sums.shape[0] == p:
+        for x in range(p):
+            stat[x] += two_s * core_sums[x]
+    else:
+        for a in range(s):
+            add_row(core[a], two_s, stat, 0, P, codes, consts, scales, K, buf)
     sweeps = 0
     for _ in range(passes):
         sweeps += 1
         changed = False
         for a in range(s):
             old = core[a]
-            add_row(old, -two_s, stat, 0, P, codes, consts, scales, K, buf)
+            row[:] = 0.0
+            add_row(old, two_s, row, 0, P, codes, consts, scales, K, buf)
             new = old
-            low = stat[old]
+            low = stat[old] - row[old]
             for x in range(p):
-                if stat[x] < low and not (unique and member[x]):
-                    low = stat[x]
+                v = stat[x] - row[x]
+                if v < low and not (unique and member[x]):
+                    low = v
                     new = x
+            if new == old:
+                continue
+            changed = True
             core[a] = new
-            if new != old:
-                changed = True
-                member[old] = False
-                member[new] = True
+            member[old] = False
+            member[new] = True
+            for x in range(p):
+                stat[x] -= row[x]
             add_row(new, two_s, stat, 0, P, codes, consts, scales, K, buf)
         if not changed:
             break

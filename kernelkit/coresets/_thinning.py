@@ -9,10 +9,12 @@ The three stages of kernel thinning, each run on local positions of one point se
 3. KT-SWAP (``_jit.refine``): each coreset point in turn is swapped for the input point
    that lowers that MMD the most.
 
-Kernel values come from the compiled kernel data on demand (memory O(n d)), or from a
-Gram matrix when it fits the working-memory budget (faster for small sets). Compress++
-runs this with m = 1 (halving) on small blocks in a recursion of depth log4(n) and
-finishes with KT on 2^g * size points.
+Kernel values of compiled kernels are computed on demand (memory O(n d)); when the
+p x 2^m matrix of candidate indicators fits the working-memory budget, one engine product
+gives the kernel sums of every candidate (for stage 2 and the start of stage 3). Other
+kernels use their Gram matrix within the budget. Compress++ runs KT with m = 1
+(halving) on blocks in a recursion of depth log4(n / size) and finishes with KT on
+2^g * size points.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from .._config import get_config
 from .._validation import check_positive
 from ..exceptions import ParameterError
 from ..kernels import Kernel
-from ..ops import kernel_sum
+from ..ops import kernel_sum, matvec
 from . import _jit
 from ._prepare import (
     KernelData,
@@ -34,7 +37,6 @@ from ._prepare import (
     check_rng,
     check_size,
     drop_remainder,
-    matrix_fits,
     prepare,
     require_matrix,
     root_kernel,
@@ -49,6 +51,8 @@ METHODS = ("kt", "kt+", "compress++")
 SWAP_PASSES = 4
 #: A candidate coreset must beat the best one so far by this fraction of k(x, x).
 BEST_RTOL = 1e-12
+#: Whether the halving steps of Compress++ run KT-SWAP (else KT-SPLIT only).
+HALVE_SWAP = True
 #: Default oversampling g of Compress++ (the intermediate coreset has 2^g * size points).
 COMPRESS_OVERSAMPLING = 4
 
@@ -137,9 +141,11 @@ def kernel_thinning(
 
     Notes
     -----
-    Kernel values are computed on demand; no n x n matrix is formed unless it fits the
-    ``working_memory`` budget. KT-SWAP runs up to 4 sweeps over the coreset (stopping
-    once a sweep changes nothing); the paper's KT-SWAP is the first one.
+    Kernel values are computed on demand; no n x n matrix is formed (for kernels without
+    a compiled form, only when it fits the ``working_memory`` budget). KT-SWAP runs up
+    to 4 sweeps over the coreset (stopping once a sweep changes nothing); the paper's
+    KT-SWAP is the first one. The halving steps inside Compress++ run one sweep (as in
+    the paper); its final KT up to 4.
 
     References
     ----------
@@ -201,34 +207,57 @@ def _normalized(kernel: Kernel, X: np.ndarray) -> Kernel:
 
 def thin(split_kd: KernelData, swap_kd: KernelData, ids: np.ndarray, m: int, delta: float,
          rng: np.random.Generator, *, unique: bool = False, symmetrize: bool = False,
-         passes: int = SWAP_PASSES) -> np.ndarray:
+         passes: int = SWAP_PASSES, swap: bool = True) -> np.ndarray:
     """KT with m halving rounds on the rows ``ids`` of the data; returns rows.
 
     ``symmetrize`` (m = 1, unique): return the chosen half or its complement with
-    probability 1/2 each, as Compress++ requires of its halving step.
+    probability 1/2 each, as Compress++ requires of its halving step. ``swap=False``
+    skips KT-SWAP (and the best-candidate step): the first KT-SPLIT coreset is returned.
     """
     p = ids.shape[0]
     if m == 0:
         return ids.copy()
     u = rng.random((m, p // 2))
     coin = rng.random()
-    compiled = split_kd.compiled and swap_kd.compiled
-    matrix = matrix_fits(p)
-    if not (compiled or matrix):
+    # Compiled kernels: rows on demand (faster than building a Gram matrix, measured);
+    # other kernels: their Gram matrix, within the memory budget.
+    matrix = not (split_kd.compiled and swap_kd.compiled)
+    if matrix:
         require_matrix(p, split_kd.kernel if not split_kd.compiled else swap_kd.kernel)
     swap_args = swap_kd.block(ids, matrix)
     split_args = swap_args if split_kd is swap_kd else split_kd.block(ids, matrix)
+    if not swap:
+        return ids[_jit.split(m, delta, u, *split_args)[int(symmetrize and coin < 0.5)]]
+    baseline = np.arange(p - 1, -1, -(1 << m), dtype=np.int64)[::-1].copy()
+    cores = _jit.split(m, delta, u, *split_args)
+    diag = max(abs(_jit.kpair(0, 0, *swap_args)), 1e-300)
+    core_sums = np.empty(0)
     if matrix:
         mean_k = swap_args[4].mean(axis=1)
+        which = _jit.best(cores, baseline, mean_k, BEST_RTOL * diag, *swap_args)
+    elif 8.0 * p * (1 << m) <= get_config()["working_memory"] * 2.0**20:
+        # one engine product gives every candidate's kernel sums (and the row means)
+        Xb = np.asarray(swap_kd.X[ids], dtype=np.float64)
+        V = np.zeros((p, 1 << m))
+        V[cores, np.arange(1 << m)[:, None]] = 1.0
+        sums = np.asarray(matvec(swap_kd.kernel, Xb, Xb, V), dtype=np.float64).reshape(p, -1)
+        mean_k = sums.sum(axis=1) / p
+        s = cores.shape[1]
+        rel = [sums[c, j].sum() / s**2 - 2.0 * mean_k[c].sum() / s
+               for j, c in enumerate(cores)]
+        which = -1
+        low = _jit.rel_mmd2(baseline, mean_k, *swap_args)
+        for j, value in enumerate(rel):
+            if value < low - BEST_RTOL * diag:
+                which, low = j, value
+        if which >= 0:
+            core_sums = sums[:, which].copy()
     else:
-        Xsub = np.asarray(swap_kd.X[ids], dtype=np.float64)
-        mean_k = np.asarray(kernel_sum(swap_kd.kernel, Xsub), dtype=np.float64) / p
-    cores = _jit.split(m, delta, u, *split_args)
-    baseline = np.arange(p - 1, -1, -(1 << m), dtype=np.int64)[::-1].copy()
-    diag = max(abs(_jit.kpair(0, 0, *swap_args)), 1e-300)
-    which = _jit.best(cores, baseline, mean_k, BEST_RTOL * diag, *swap_args)
+        Xb = np.asarray(swap_kd.X[ids], dtype=np.float64)
+        mean_k = np.asarray(kernel_sum(swap_kd.kernel, Xb), dtype=np.float64) / p
+        which = _jit.best(cores, baseline, mean_k, BEST_RTOL * diag, *swap_args)
     core = baseline if which < 0 else cores[which].copy()
-    _jit.refine(core, mean_k, unique, passes, *swap_args)
+    _jit.refine(core, mean_k, core_sums, unique, passes, *swap_args)
     if symmetrize and coin < 0.5:
         mask = np.ones(p, dtype=bool)
         mask[core] = False
@@ -254,14 +283,15 @@ def _compress_pp(kd: KernelData, rows: np.ndarray, size: int, m: int, g: int, de
             return halve(block)
         if p % 4 or out % 2:  # cannot split evenly further: thin this block directly
             rounds = int(round(math.log2(p / out)))
-            return thin(kd, kd, block, rounds, min(halve_prob * p * p, 0.5), rng, unique=True)
+            return thin(kd, kd, block, rounds, min(halve_prob * p * p, 0.5), rng, unique=True,
+                        passes=1)
         parts = [compress(part, out // 2) for part in np.split(block, 4)]
         return halve(np.concatenate(parts))
 
     def halve(block: np.ndarray) -> np.ndarray:
         p = block.shape[0]
         return thin(kd, kd, block, 1, min(halve_prob * p * p, 0.5), rng, unique=True,
-                    symmetrize=True)
+                    symmetrize=True, passes=1, swap=HALVE_SWAP)
 
     intermediate = compress(rows, size << g)
     return thin(kd, kd, intermediate, g, 0.5 * delta, rng, unique=unique)
@@ -272,8 +302,9 @@ def coreset_mmd(X: Any, indices: Any, kernel: Kernel | None = None,
     """MMD between the empirical distribution of X and that of the rows ``indices``.
 
     MMD² = mean k(X, X) - 2 mean k(X, C) + mean k(C, C) with C = X[indices] (repeated
-    indices count with their multiplicity), computed exactly in float64 through the
-    engine in O(n^2) time and O(n d) memory.
+    indices count with their multiplicity): the biased (V-statistic) estimator of
+    :func:`kernelkit.stats.mmd`, computed in float64 through the engine in O(n^2) time
+    and O(n d) memory.
 
     Parameters
     ----------
@@ -306,8 +337,6 @@ def coreset_mmd(X: Any, indices: Any, kernel: Kernel | None = None,
     if idx.min() < -n or idx.max() >= n:
         raise ParameterError(f"indices must lie in [0, {n}); got values up to {idx.max()}.")
     kernel = check_kernel(kernel, X, check_rng(random_state))
-    C = X[idx]
-    xx = float(np.sum(kernel_sum(kernel, X))) / (n * n)
-    xc = float(np.sum(kernel_sum(kernel, C, X))) / (n * C.shape[0])
-    cc = float(np.sum(kernel_sum(kernel, C))) / (C.shape[0] ** 2)
-    return math.sqrt(max(xx - 2.0 * xc + cc, 0.0))
+    from ..stats import mmd
+
+    return math.sqrt(max(mmd(X, X[idx], kernel, estimator="biased"), 0.0))

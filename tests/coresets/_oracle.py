@@ -127,7 +127,7 @@ def compress_pp(K, size, m, g, delta, rng, unique=False, passes=4):
     def run_thin(ids, rounds, sym):
         d = min(halve_prob * len(ids) ** 2, 0.5)
         local = thin(sub(ids), sub(ids), rounds, d, rng, unique=True, symmetrize=sym,
-                     passes=passes)
+                     passes=1)
         return [ids[x] for x in local]
 
     def compress(ids, out):

@@ -1,0 +1,288 @@
+"""Kernel thinning benchmark: kernelkit.coresets against goodpoints, in the same run.
+
+Three parts (``--only``):
+
+* ``quality``: n = 2^14 standard normal points in d = 2, Gaussian kernel with
+  bandwidth^2 = 2d, thinned to 128 points by kernelkit KT / KT+ / Compress++ and by
+  goodpoints' KT (``kt.thin`` with the square-root kernel, n x n matrices) and
+  Compress++ (``compress.compresspp_kt``, same oversampling g), and uniform
+  subsampling. Medians over seeds of the MMD to the full sample (exact, biased) and of
+  the time; ratios to goodpoints.
+* ``large``: n = 2^20 with kernelkit Compress++: time, peak traced memory (tracemalloc:
+  numpy buffers) and growth of the process's peak resident memory (which also covers
+  numba's buffers). The exact MMD would take n^2 ~ 1e12 kernel evaluations and is not
+  computed. goodpoints is not run there: with g = 4 its final KT holds a
+  32768 x 32768 matrix (8.6 GB).
+* ``scaling`` (``--plot PATH``): MMD against n on a log-log plot for KT and uniform
+  subsampling (size sqrt(n)), d in {2, 10, 100}, with least-squares slopes.
+
+Run ``python benchmarks/bench_coresets.py`` (a few minutes), ``--quick`` (< 60 s), or
+``--only scaling --plot thin_scaling.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_REPO))
+
+PARTS = ("quality", "large", "scaling")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, < 60 s")
+    p.add_argument("--repeats", type=int, default=5, help="seeds per method (median)")
+    p.add_argument("--only", default="quality,large",
+                   help=f"comma-separated subset of {','.join(PARTS)} (default quality,large)")
+    p.add_argument("--n", type=int, default=2**14, help="quality: sample size (2^14)")
+    p.add_argument("--size", type=int, default=128, help="quality: coreset size (128)")
+    p.add_argument("--g", type=int, default=4, help="Compress++ oversampling (4)")
+    p.add_argument("--large-n", type=int, default=2**20, help="large: sample size (2^20)")
+    p.add_argument("--plot", default=None, help="scaling: write the log-log plot here")
+    p.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    p.add_argument("--json", default=None, help="also write the results as JSON here")
+    args = p.parse_args(argv)
+    args.only = [part.strip() for part in args.only.split(",") if part.strip()]
+    bad = [part for part in args.only if part not in PARTS]
+    if bad:
+        p.error(f"--only: unknown part(s) {bad}; choose from {PARTS}")
+    if args.quick:
+        args.n, args.size, args.repeats = 2**12, 64, min(args.repeats, 3)
+        args.large_n = 2**16
+    return args
+
+
+def _gaussian(d: int) -> Any:
+    from kernelkit.kernels import Gaussian
+
+    return Gaussian(bandwidth=math.sqrt(2.0 * d))
+
+
+def _mmd(X: np.ndarray, idx: np.ndarray, d: int) -> float:
+    from kernelkit.coresets import coreset_mmd
+
+    return coreset_mmd(X, idx, _gaussian(d))
+
+
+def _methods(d: int, m: int, g: int) -> dict[str, Any]:
+    """name -> function(X, size, seed) -> indices."""
+    from kernelkit.coresets import kernel_thinning
+
+    k = _gaussian(d)
+    sig2 = 2.0 * d
+    out: dict[str, Any] = {
+        "kernelkit kt": lambda X, s, seed: kernel_thinning(X, s, k, random_state=seed),
+        "kernelkit kt+": lambda X, s, seed: kernel_thinning(X, s, k, method="kt+",
+                                                           random_state=seed),
+        "kernelkit compress++": lambda X, s, seed: kernel_thinning(
+            X, s, k, method="compress++", oversampling=g, random_state=seed),
+        "uniform": lambda X, s, seed: np.random.default_rng(seed).choice(
+            X.shape[0], s, replace=False),
+    }
+    try:
+        from goodpoints import compress, kt
+    except ImportError as exc:  # pragma: no cover - bench extra missing
+        print(f"goodpoints not available ({exc}); install the bench extra", file=sys.stderr)
+        return out
+
+    def gk(y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        return np.exp(-((Z - y) ** 2).sum(-1) / (2.0 * sig2))
+
+    def gkrt(y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        return np.exp(-((Z - y) ** 2).sum(-1) / sig2)
+
+    out["goodpoints kt"] = lambda X, s, seed: kt.thin(X, m, gkrt, gk, delta=0.5, seed=seed,
+                                                      store_K=True)
+    out["goodpoints compress++"] = lambda X, s, seed: compress.compresspp_kt(
+        X, b"gaussian", k_params=np.array([2.0 * sig2]), g=g, seed=seed)
+    return out
+
+
+def run_quality(args: argparse.Namespace, log: Any) -> list[dict[str, Any]]:
+    n, size, d = args.n, args.size, 2
+    m = int(round(math.log2(n / size)))
+    methods = _methods(d, m, args.g)
+    X0 = np.random.default_rng(0).normal(size=(256, d))
+    for fn in methods.values():  # compile / warm up outside the timings
+        fn(X0, 16, 0)
+    rows = []
+    for name, fn in methods.items():
+        times, mmds = [], []
+        for seed in range(args.repeats):
+            X = np.random.default_rng(1000 + seed).normal(size=(n, d))
+            t0 = time.perf_counter()
+            idx = np.asarray(fn(X, size, seed))
+            times.append(time.perf_counter() - t0)
+            mmds.append(_mmd(X, idx, d))
+        rows.append({"method": name, "n": n, "size": size, "seconds": statistics.median(times),
+                     "mmd": statistics.median(mmds), "mmds": mmds, "times": times})
+        log(f"{name}: {rows[-1]['seconds']:.2f} s, MMD {rows[-1]['mmd']:.3e}")
+    ref = {r["method"]: r for r in rows}
+    for r in rows:
+        kt_ref = ref.get("goodpoints kt")
+        same = ref.get("goodpoints " + r["method"].split()[-1]) if "compress" in r["method"] \
+            else kt_ref
+        r["mmd_vs_goodpoints_kt"] = r["mmd"] / kt_ref["mmd"] if kt_ref else None
+        r["time_vs_goodpoints"] = r["seconds"] / same["seconds"] if same else None
+    return rows
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process in bytes (VmHWM, else ru_maxrss)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _reset_peak_rss() -> int:
+    """Reset the peak to the current resident memory (Linux) and return it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _peak_rss()
+
+
+def run_large(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    from kernelkit.coresets import kernel_thinning
+
+    n, d = args.large_n, 2
+    X = np.random.default_rng(7).normal(size=(n, d))
+    kernel_thinning(X[:4096], 64, _gaussian(d), method="compress++", random_state=0)
+    rss0 = _reset_peak_rss()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    idx = kernel_thinning(X, None, _gaussian(d), method="compress++", oversampling=args.g,
+                          random_state=0)
+    seconds = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss1 = _peak_rss()
+    out = {"n": n, "size": len(idx), "g": args.g, "seconds": seconds,
+           "traced_peak_mib": peak / 2**20, "rss_peak_growth_mib": (rss1 - rss0) / 2**20,
+           "data_mib": X.nbytes / 2**20}
+    log(f"compress++ n={n}: {seconds:.1f} s, traced peak {out['traced_peak_mib']:.0f} MiB, "
+        f"RSS peak growth {out['rss_peak_growth_mib']:.0f} MiB")
+    return out
+
+
+def run_scaling(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    from kernelkit.coresets import kernel_thinning
+
+    dims = (2, 10, 100)
+    ns = [4**k for k in range(4, 7 if args.quick else 8)]
+    seeds = range(min(args.repeats, 3))
+    result: dict[str, Any] = {"n": ns, "dims": {}}
+    for d in dims:
+        k = _gaussian(d)
+        curves: dict[str, list[float]] = {"kt": [], "uniform": []}
+        for n in ns:
+            size = int(math.isqrt(n))
+            kt_m, un_m = [], []
+            for seed in seeds:
+                X = np.random.default_rng(100 * d + seed).normal(size=(n, d))
+                kt_m.append(_mmd(X, kernel_thinning(X, size, k, random_state=seed), d))
+                rand = np.random.default_rng(seed).choice(n, size, replace=False)
+                un_m.append(_mmd(X, rand, d))
+            curves["kt"].append(statistics.median(kt_m))
+            curves["uniform"].append(statistics.median(un_m))
+            log(f"d={d} n={n}: KT {curves['kt'][-1]:.2e}, uniform {curves['uniform'][-1]:.2e}")
+        slopes = {name: float(np.polyfit(np.log(ns), np.log(v), 1)[0])
+                  for name, v in curves.items()}
+        result["dims"][d] = {"mmd": curves, "slope": slopes}
+    if args.plot:
+        from kernelkit._optional import import_optional
+
+        import_optional("matplotlib")
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(10, 3.4))
+        axes = fig.subplots(1, len(dims), sharey=True)
+        for ax, d in zip(axes, dims, strict=True):
+            info = result["dims"][d]
+            for name, style in (("kt", "o-"), ("uniform", "s--")):
+                ax.loglog(ns, info["mmd"][name], style,
+                          label=f"{name} (slope {info['slope'][name]:.2f})")
+            ax.set_title(f"d = {d}")
+            ax.set_xlabel("n (coreset size sqrt(n))")
+            ax.legend(fontsize=8)
+        axes[0].set_ylabel("MMD to the sample")
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=110)
+        log(f"wrote {args.plot}")
+    return result
+
+
+def _table(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*headers)] + [fmt.format(*r) for r in rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    results: dict[str, Any] = {"command": "python benchmarks/bench_coresets.py " +
+                               " ".join(sys.argv[1:] if argv is None else argv)}
+    if "quality" in args.only:
+        rows = run_quality(args, log)
+        results["quality"] = rows
+        print(f"\nn = {args.n}, d = 2, Gaussian kernel (bandwidth^2 = 4), {args.size} points; "
+              f"medians of {args.repeats} seeds; Compress++ g = {args.g}")
+        print(_table(
+            ["method", "MMD", "MMD / goodpoints KT", "seconds", "time / goodpoints same"],
+            [[r["method"], f"{r['mmd']:.3e}",
+              "-" if r["mmd_vs_goodpoints_kt"] is None else f"{r['mmd_vs_goodpoints_kt']:.3f}",
+              f"{r['seconds']:.2f}",
+              "-" if r["time_vs_goodpoints"] is None or r["method"] == "uniform"
+              else f"{r['time_vs_goodpoints']:.2f}"] for r in rows], args.markdown))
+    if "large" in args.only:
+        big = run_large(args, log)
+        results["large"] = big
+        print(f"\nCompress++ (g = {big['g']}) on n = {big['n']}, d = 2 -> {big['size']} points")
+        print(_table(
+            ["seconds", "traced peak MiB", "RSS peak growth MiB", "data MiB"],
+            [[f"{big['seconds']:.1f}", f"{big['traced_peak_mib']:.0f}",
+              f"{big['rss_peak_growth_mib']:.0f}", f"{big['data_mib']:.0f}"]],
+            args.markdown))
+    if "scaling" in args.only:
+        sc = run_scaling(args, log)
+        results["scaling"] = sc
+        print("\nMMD vs n (size sqrt(n)): fitted log-log slopes")
+        print(_table(["d", "KT slope", "uniform slope"],
+                     [[str(d), f"{v['slope']['kt']:.2f}", f"{v['slope']['uniform']:.2f}"]
+                      for d, v in sc["dims"].items()], args.markdown))
+    print(f"\n(total {time.perf_counter() - started:.0f} s; the machine may be shared: "
+          "timings are medians, compare ratios)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
