@@ -23,7 +23,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import matvec
 from ..kernels._base import Kernel
-from ._base import as_2d_targets, check_sample_weight, resolve_kernel, select_centers
+from ._base import (
+    KernelCloneMixin,
+    as_2d_targets,
+    check_sample_weight,
+    resolve_kernel,
+    select_centers,
+)
 from ._linalg import JITTER, CGInfo, block_cg, cholesky_inplace, dense_gram, small_blas
 
 __all__ = ["FalkonRegressor", "FalkonClassifier", "nystrom_normal_product"]
@@ -110,7 +116,7 @@ class _FalkonSolver:
         return self.to_coef(gamma), info
 
 
-class _FalkonBase(BaseEstimator):
+class _FalkonBase(KernelCloneMixin, BaseEstimator):
     centers_: np.ndarray
     coef_: np.ndarray
     _y_1d: bool
@@ -396,7 +402,8 @@ class FalkonClassifier(ClassifierMixin, _FalkonBase):
         -------
         proba : ndarray of shape (n_queries, n_classes)
         """
-        Z = self.temperature_ * self._scores(self.decision_function(X))
+        S = self._scores(self.decision_function(X))  # checks that the model is fitted
+        Z = self.temperature_ * S
         Z -= Z.max(axis=1, keepdims=True)
         P = np.exp(Z)
         return P / P.sum(axis=1, keepdims=True)

@@ -14,7 +14,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import matvec
 from .._config import get_config
 from ..kernels._base import Kernel
-from ._base import NystromPreconditioner, as_2d_targets, check_sample_weight, resolve_kernel
+from ._base import (
+    KernelCloneMixin,
+    NystromPreconditioner,
+    as_2d_targets,
+    check_sample_weight,
+    resolve_kernel,
+)
 from ._linalg import block_cg, cholesky_inplace, dense_gram, small_blas
 
 __all__ = ["KernelRidge", "DENSE_FACTOR"]
@@ -29,7 +35,7 @@ def dense_allowed(n: int) -> bool:
     return 8.0 * n * n <= DENSE_FACTOR * get_config()["working_memory"] * 2**20
 
 
-class KernelRidge(MultiOutputMixin, RegressorMixin, BaseEstimator):
+class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstimator):
     """Kernel ridge regression, exact, solved without copies of the kernel matrix.
 
     Minimises ``||y - K c||² + alpha cᵀ K c`` (sample weights weight the squared errors),
