@@ -125,3 +125,22 @@ def test_row_chunks_splits_rows_only(client):
         (4000, 4000, 2000), (3,))
     with pytest.raises(ValueError, match="rows must be a positive integer"):
         row_chunks(X, rows=0)
+
+
+def test_map_row_chunks_checks_its_inputs_and_outputs(client):
+    with pytest.raises(TypeError, match="X must be a dask array"):
+        map_row_chunks(np.sum, np.zeros((4, 2)), dtype=float)
+    with pytest.raises(ShapeError, match="X must be 2-D"):
+        map_row_chunks(np.sum, da.zeros(4), dtype=float)
+    wrong = map_row_chunks(lambda Xc: np.zeros(3), da.zeros((8, 2), chunks=(4, 2)),
+                           dtype=float)
+    with pytest.raises(ShapeError, match=r"returned shape \(3,\).*expected \(4,\)"):
+        wrong.compute()
+    # Plain (unshared) values are shared for the caller; (n, a, b) outputs via tail.
+    out = map_row_chunks(lambda Xc, c: np.broadcast_to(Xc.sum(1)[:, None, None] + c,
+                                                       (Xc.shape[0], 2, 3)),
+                         da.ones((6, 2), chunks=(4, 2)), np.arange(6.0).reshape(2, 3),
+                         dtype=float, tail=(2, 3))
+    assert out.shape == (6, 2, 3) and out.chunks == ((4, 2), (2,), (3,))
+    np.testing.assert_array_equal(out.compute(), 2 + np.tile(np.arange(6.0).reshape(2, 3),
+                                                             (6, 1, 1)))
