@@ -12,6 +12,7 @@ IMQ and rational quadratic kernels and their scaled sums; other kernels are eval
 blocks that fit the ``working_memory`` budget.
 """
 
+from ._greedy import kernel_herding, stein_thinning
 from ._thinning import coreset_mmd, kernel_thinning
 
-__all__ = ["kernel_thinning", "coreset_mmd"]
+__all__ = ["kernel_thinning", "stein_thinning", "kernel_herding", "coreset_mmd"]
