@@ -52,6 +52,9 @@ MAX_PROJ = 2
 #: Cell side of the index, in bandwidths, and the most cells per dimension.
 CELL = 0.5
 MAX_CELLS = 512
+#: Prune only when it skips more than this fraction of the pairs (gathering the kept
+#: points block by block costs more than the skipped work otherwise).
+MAX_WORK_FRACTION = 0.8
 
 
 def _reduce(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
@@ -118,9 +121,10 @@ class _CellIndex:
                                                   else w[order].astype(np.float64))])
 
     def select(self, lo: np.ndarray, hi: np.ndarray, R: float,
-               ) -> tuple[np.ndarray, np.ndarray | None, float]:
-        """Points of every cell within distance < R of the box [lo, hi], their weights,
-        and the total weight of the other points (all at distance >= R from the box)."""
+               ) -> tuple[list[tuple[int, int]], int, float]:
+        """Slices (of the cell-sorted points) of every cell within distance < R of the box
+        [lo, hi], their number of points, and the total weight of the other points (all
+        at distance >= R from every point of the box)."""
         c_lo, c_hi = self.lo, self.cell
 
         def gaps(k: int) -> np.ndarray:
@@ -142,13 +146,15 @@ class _CellIndex:
                     a = r * ncol + int(cols[0])
                     b = r * ncol + int(cols[-1]) + 1
                     slices.append((int(self.starts[a]), int(self.starts[b])))
+        count = sum(b - a for a, b in slices)
         kept = float(sum(self.cw[b] - self.cw[a] for a, b in slices))
         pruned = max(float(self.cw[-1]) - kept, 0.0) * (1 + 1e-12)
-        if not slices:
-            return self.X[:0], None if self.w is None else self.w[:0], pruned
+        return slices, count, pruned
+
+    def gather(self, slices: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray | None]:
         Xk = np.concatenate([self.X[a:b] for a, b in slices])
         wk = None if self.w is None else np.concatenate([self.w[a:b] for a, b in slices])
-        return Xk, wk, pruned
+        return Xk, wk
 
 
 def log_kernel_sums(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
@@ -195,8 +201,8 @@ def log_kernel_sums(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
     guess = None
     if not np.isfinite(dk.support):  # one cheap pass to guess each query's log-sum
         guess = _reduce(dk, Q, X[pilot], pilot_w) + pilot_scale
-    out = np.empty(n)
-    redo: list[np.ndarray] = []
+    plans = []
+    work = 0
     for idx in _blocks(PQ[:, :2], BLOCK):
         lo, hi = PQ[idx, :2].min(axis=0), PQ[idx, :2].max(axis=0)
         if np.isfinite(dk.support):
@@ -206,13 +212,21 @@ def log_kernel_sums(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
             floor = float(np.min(guess[idx])) - 2.0  # type: ignore[index]
             level = max(math.log(eps) + floor, log_abs) - math.log(total_w)
             R = dk.tail_radius(level)
-        if not np.isfinite(R):
+        slices, count, w_pruned = index.select(lo, hi, R) if np.isfinite(R) else ([], m, 0.0)
+        work += idx.size * count
+        plans.append((idx, R, slices, count, w_pruned))
+    if work > MAX_WORK_FRACTION * n * m:  # too little to skip: one plain reduction
+        return _reduce(dk, Q, X, weights)
+    out = np.empty(n)
+    redo: list[np.ndarray] = []
+    for idx, R, slices, count, w_pruned in plans:
+        if count == m:
             out[idx] = _reduce(dk, Q[idx], X, weights)
             continue
-        Xk, wk, w_pruned = index.select(lo, hi, R)
-        if Xk.shape[0] == 0:
+        if count == 0:
             L = np.full(idx.size, -np.inf)
         else:
+            Xk, wk = index.gather(slices)
             L = _reduce(dk, Q[idx], Xk, wk)
         out[idx] = L
         if np.isfinite(dk.support) or w_pruned <= 0:
