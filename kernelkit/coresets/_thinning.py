@@ -49,6 +49,10 @@ METHODS = ("kt", "kt+", "compress++")
 #: KT-SWAP sweeps over the coreset at most (each sweep can only lower the MMD; the
 #: paper's KT-SWAP is one sweep; sweeps stop early once nothing changes).
 SWAP_PASSES = 4
+#: Up to this many rounds (2^m candidates <= 4 right-hand sides, the engine's fused
+#: path), one engine product gives every candidate's kernel sums; beyond, the product
+#: would cost O(p^2 2^m) and the row means plus within-candidate sums are cheaper.
+ENGINE_MAX_ROUNDS = 2
 #: A candidate coreset must beat the best one so far by this fraction of k(x, x).
 BEST_RTOL = 1e-12
 #: Whether the halving steps of Compress++ run KT-SWAP (else KT-SPLIT only).
@@ -235,7 +239,7 @@ def thin(split_kd: KernelData, swap_kd: KernelData, ids: np.ndarray, m: int, del
     if matrix:
         mean_k = swap_args[4].mean(axis=1)
         which = _jit.best(cores, baseline, mean_k, BEST_RTOL * diag, *swap_args)
-    elif 8.0 * p * (1 << m) <= get_config()["working_memory"] * 2.0**20:
+    elif m <= ENGINE_MAX_ROUNDS and 8.0 * p * (1 << m) <= get_config()["working_memory"] * 2**20:
         # one engine product gives every candidate's kernel sums (and the row means)
         Xb = np.asarray(swap_kd.X[ids], dtype=np.float64)
         V = np.zeros((p, 1 << m))
