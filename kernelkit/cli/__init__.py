@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "demo": ".demo",
     "bench": ".bench",
     "kde": ".kde",
+    "thin": ".thin",
 }
 
 
