@@ -113,7 +113,8 @@ def matvec(kernel: Kernel, X: Any, Y: Any, V: Any) -> Any:
     ----------
     kernel : Kernel
         Any kernelkit kernel.
-    X : array-like or Tensor of shape (n, d)
+    X : array-like, Tensor or dask array of shape (n, d)
+        A Dask X (chunked by rows) gives lazy Dask results; see :mod:`kernelkit.distributed`.
     Y : array-like or Tensor of shape (m, d), or None
         None means ``Y = X``.
     V : array-like or Tensor of shape (m,) or (m, k)
@@ -192,7 +193,8 @@ def kernel_sum(kernel: Kernel, X: Any, Y: Any = None, weights: Any = None) -> An
     Parameters
     ----------
     kernel : Kernel
-    X : array-like or Tensor of shape (n, d)
+    X : array-like, Tensor or dask array of shape (n, d)
+        A Dask X (chunked by rows) gives lazy Dask results; see :mod:`kernelkit.distributed`.
     Y : array-like or Tensor of shape (m, d), default=None
         None means ``Y = X``.
     weights : array-like or Tensor of shape (m,), default=None
@@ -233,7 +235,8 @@ def logsumexp(kernel: Kernel, X: Any, Y: Any = None, weights: Any = None) -> Any
     ----------
     kernel : Kernel
         A positive kernel (``kernel.positive``): Gaussian, Laplace, Matérn, IMQ, ...
-    X : array-like or Tensor of shape (n, d)
+    X : array-like, Tensor or dask array of shape (n, d)
+        A Dask X (chunked by rows) gives lazy Dask results; see :mod:`kernelkit.distributed`.
     Y : array-like or Tensor of shape (m, d), default=None
         None means ``Y = X``.
     weights : array-like or Tensor of shape (m,), default=None
@@ -311,7 +314,8 @@ def knn(X: Any, Y: Any, k: int) -> tuple[Any, Any]:
 
     Parameters
     ----------
-    X : array-like or Tensor of shape (n, d)
+    X : array-like, Tensor or dask array of shape (n, d)
+        A Dask X (chunked by rows) gives lazy Dask results; see :mod:`kernelkit.distributed`.
         Queries.
     Y : array-like or Tensor of shape (m, d), or None
         Points searched; None means ``Y = X`` (each point is then its own nearest
