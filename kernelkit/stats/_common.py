@@ -200,7 +200,14 @@ def median_heuristic(*samples: Any, max_rows: int = MEDIAN_SUBSAMPLE) -> float:
     >>> median_heuristic(np.array([[0.0], [1.0], [3.0]]))
     2.0
     """
-    Z = np.concatenate([check_array(s, "X") for s in samples], axis=0)
+    arrays = [check_array(s, "X") for s in samples]
+    if len({a.shape[1] for a in arrays}) > 1:
+        raise ShapeError(
+            f"the samples have different numbers of features "
+            f"({', '.join(str(a.shape[1]) for a in arrays)}); pooled distances need the same "
+            "number of columns in every sample."
+        )
+    Z = np.concatenate(arrays, axis=0)
     dist = pairwise_distance_sample(Z, max_rows)
     if dist.size == 0 or not np.any(dist > 0):
         raise InputValueError(

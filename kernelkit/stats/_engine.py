@@ -14,15 +14,21 @@ Progress = Callable[[int, int], None]
 
 #: Row blocks used when a progress callback is given (each block is one engine call,
 #: so there is no repeated kernel evaluation; only the per-call overhead grows).
-PROGRESS_BLOCKS = 16
+PROGRESS_BLOCKS = 8
+#: Below this many (row, column, right-hand side) triples one engine call is made and the
+#: progress callback only reports completion: blocks would cost more than they show.
+PROGRESS_MIN_WORK = 2e9
 
 
 def kernel_product(kernel: Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
                    progress: Progress | None = None) -> np.ndarray:
     """``K(X, Y) @ V`` for V of shape (m, k), as float64, never forming K."""
     n = X.shape[0]
-    if progress is None:
-        return np.asarray(ops.matvec(kernel, X, Y, V), dtype=np.float64)
+    if progress is None or n * Y.shape[0] * V.shape[1] < PROGRESS_MIN_WORK:
+        out = np.asarray(ops.matvec(kernel, X, Y, V), dtype=np.float64)
+        if progress is not None:
+            progress(n, n)
+        return out
     out = np.empty((n, V.shape[1]), dtype=np.float64)
     step = max(1, -(-n // PROGRESS_BLOCKS))
     progress(0, n)
