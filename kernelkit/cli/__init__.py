@@ -29,7 +29,10 @@ COMMANDS: dict[str, str] = {
     "demo": ".demo",
     "bench": ".bench",
     "kde": ".kde",
+    "test": ".ktest",
     "thin": ".thin",
+    "fit": ".fit",
+    "predict": ".predict",
 }
 
 
