@@ -31,8 +31,6 @@ COMMANDS: dict[str, str] = {
     "kde": ".kde",
     "test": ".ktest",
     "thin": ".thin",
-    "fit": ".fit",
-    "predict": ".predict",
 }
 
 
