@@ -19,3 +19,4 @@ def force_pruning(monkeypatch):
     monkeypatch.setattr(_exact, "MIN_POINTS", 1)
     monkeypatch.setattr(_exact, "BLOCK", 8)
     monkeypatch.setattr(_exact, "PILOT", 64)
+    monkeypatch.setattr(_exact, "MAX_WORK_FRACTION", 1.01)  # always take the block path

@@ -74,12 +74,13 @@ _PROFILES = {  # log f(r) written out independently of the kernel classes
 }
 
 
+@pytest.mark.parametrize("d", [1, 2, 5])  # 5: cells over two principal directions
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel", sorted(_PROFILES))
-def test_pruned_exact_path_is_exact(force_pruning, kernel, dtype, rng):
-    X = np.concatenate([rng.normal(size=(300, 2)), rng.normal(6, 0.3, size=(100, 2))])
+def test_pruned_exact_path_is_exact(force_pruning, kernel, dtype, d, rng):
+    X = np.concatenate([rng.normal(size=(300, d)), rng.normal(6, 0.3, size=(100, d))])
     X = X.astype(dtype)
-    Q = np.concatenate([rng.normal(size=(40, 2)) * 2, [[30.0, 30.0]]]).astype(dtype)
+    Q = np.concatenate([rng.normal(size=(40, d)) * 2, np.full((1, d), 30.0)]).astype(dtype)
     kde = KernelDensity(kernel=kernel, bandwidth=0.2).fit(X)
     ours = kde.score_samples(Q)
     r = np.linalg.norm(Q.astype(np.float64)[:, None] - X.astype(np.float64)[None], axis=2)
