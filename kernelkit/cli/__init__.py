@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "kde": ".kde",
     "test": ".ktest",
     "thin": ".thin",
+    "fit": ".fit",
+    "predict": ".predict",
 }
 
 
