@@ -21,9 +21,10 @@ With ``S_i = S_kept,i + S_pruned,i`` and ``S_pruned,i <= eps * S_kept,i``,
 so the log-sum is changed by at most ``eps`` (absolutely), and the sum by a relative
 ``e^eps - 1 <= 1.0000001 eps``. The condition is checked *after* the kept sum is known,
 for every query; queries that fail it are recomputed against all points. With
-``eps = 2^-53`` (the float64 unit roundoff) the pruned terms are below the rounding of the
-result: pruning is then exact to the last bit up to the engine's own rounding (about
-1e-12 relative), which is how ``rtol=0`` stays exact. With ``rtol > 0``, ``eps = rtol / 2``.
+``rtol=0``, ``eps = EXACT_EPS[dtype]``: a tenth of the accuracy the engine itself promises
+for ``logsumexp`` (``kernelkit.testing._tolerances.REDUCTION_RTOL``: 1e-12 in float64,
+1e-5 in float32), so pruning never dominates the rounding error of an unpruned
+evaluation; that is how ``rtol=0`` stays exact. With ``rtol > 0``, ``eps = rtol / 2``.
 For compactly supported kernels (f = 0 for r >= 1) R = 1 prunes exactly zero terms.
 """
 
@@ -39,8 +40,9 @@ from ._kernels import DensityKernel
 
 __all__ = ["log_kernel_sums", "EXACT_EPS"]
 
-#: Relative size of pruned terms that cannot change a float64 log-sum (unit roundoff).
-EXACT_EPS = 2.0 ** -53
+#: Largest relative size of the pruned part at rtol=0, per working dtype: a tenth of the
+#: engine's own logsumexp accuracy (REDUCTION_RTOL), so pruning is below its rounding.
+EXACT_EPS = {"float32": 1e-6, "float64": 1e-13}
 #: Queries per pruning block.
 BLOCK = 128
 #: Pruning pays off only when at least this many points are fitted.
@@ -158,7 +160,7 @@ class _CellIndex:
 
 
 def log_kernel_sums(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
-                    weights: np.ndarray | None, *, eps: float = EXACT_EPS,
+                    weights: np.ndarray | None, *, eps: float = 1e-13,
                     log_abs: float = -math.inf, prune: bool = True,
                     rng: Any = None) -> np.ndarray:
     """log sum_j w_j f(||q_i - x_j||) for every query, pruning provably negligible terms.
@@ -171,7 +173,7 @@ def log_kernel_sums(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
     X : ndarray of shape (m, d)
         Fitted points divided by the bandwidth, same dtype.
     weights : ndarray of shape (m,) or None
-    eps : float, default=2**-53
+    eps : float, default=1e-13
         Allowed relative size of the pruned part of each sum (see the module docstring).
     log_abs : float, default=-inf
         Alternatively allowed absolute size (log scale) of the pruned part.
