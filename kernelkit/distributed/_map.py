@@ -181,7 +181,10 @@ def map_row_chunks(fn: Callable[..., Any], X: Any, *shared: Any, dtype: Any,
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
     dask = import_optional("dask")
-    handles = [a if dask.is_dask_collection(a) or _is_future(a) else share(a)
+    delayed_type = import_optional("dask.delayed").Delayed
+    # Handles from share() pass through; anything else (numpy, Dask arrays) is shared here,
+    # so a Dask array is never aligned block-by-block with X.
+    handles = [a if isinstance(a, delayed_type) or _is_future(a) else share(a)
                for a in shared]
     tail = tuple(int(t) for t in tail)
     chunks = (X.chunks[0],) + tuple((t,) for t in tail)

@@ -136,6 +136,12 @@ def test_map_row_chunks_checks_its_inputs_and_outputs(client):
                            dtype=float)
     with pytest.raises(ShapeError, match=r"returned shape \(3,\).*expected \(4,\)"):
         wrong.compute()
+    # A Dask array passed as a shared value arrives whole in every task (not aligned
+    # block-by-block with X).
+    whole = map_row_chunks(lambda Xc, Y: np.full(Xc.shape[0], Y.sum()),
+                           da.ones((6, 2), chunks=(2, 2)), da.ones((9, 2), chunks=(3, 2)),
+                           dtype=float)
+    np.testing.assert_array_equal(whole.compute(), np.full(6, 18.0))
     # Plain (unshared) values are shared for the caller; (n, a, b) outputs via tail.
     out = map_row_chunks(lambda Xc, c: np.broadcast_to(Xc.sum(1)[:, None, None] + c,
                                                        (Xc.shape[0], 2, 3)),
