@@ -20,6 +20,8 @@ __all__ = ["KernelDensityTransformer", "kernel_cdf"]
 #: Beyond this many bandwidths a kernel's CDF is 0 or 1 to float64 precision
 #: (Gaussian: Phi(-9) = 1.1e-19; exponential: e^-45 / 2 = 1.4e-20).
 _CDF_CUT = {"gaussian": 9.0, "exponential": 45.0}
+#: Largest (queries x points) tile of kernel CDF values evaluated at once.
+_MAX_TILE = 2**21
 _CDF_KERNELS = ("gaussian", "tophat", "epanechnikov", "exponential", "linear", "cosine")
 
 
@@ -57,7 +59,12 @@ def _kde_cdf(name: str, data: np.ndarray, cumw: np.ndarray, w: np.ndarray, h: fl
         lo = int(np.searchsorted(data, q[0] - cut * h, side="left"))
         hi = int(np.searchsorted(data, q[-1] + cut * h, side="right"))
         below = cumw[lo - 1] if lo > 0 else 0.0
-        part = (kernel_cdf(name, (q[:, None] - data[None, lo:hi]) / h) * w[lo:hi]).sum(axis=1)
+        part = np.zeros(q.size)
+        step = max(1, _MAX_TILE // q.size)  # bounded scratch: at most _MAX_TILE values
+        for j0 in range(lo, hi, step):
+            j1 = min(hi, j0 + step)
+            part += (kernel_cdf(name, (q[:, None] - data[None, j0:j1]) / h)
+                     * w[j0:j1]).sum(axis=1)
         out[order[c0:c0 + chunk]] = (below + part) / total
     return out
 
