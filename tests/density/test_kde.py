@@ -185,3 +185,18 @@ def test_isj_on_constant_data_names_remedy():
                           KernelDensity(bandwidth="scott", rtol=1e-6)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_no_n_by_m_memory(rng):
+    """Scoring 2000 queries against 20000 points stays far below the 320 MB of K."""
+    import tracemalloc
+
+    X = rng.normal(size=(20_000, 2))
+    Q = rng.normal(size=(2_000, 2))
+    kde = KernelDensity(bandwidth=0.2).fit(X)
+    kde.score_samples(Q[:10])
+    tracemalloc.start()
+    kde.score_samples(Q)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 20 * 2**20
