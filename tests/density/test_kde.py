@@ -200,3 +200,12 @@ def test_no_n_by_m_memory(rng):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 20 * 2**20
+
+
+def test_atol_bounds_absolute_density_error(force_pruning, rng):
+    X = rng.uniform(-20, 20, size=(2000, 2))
+    Q = rng.uniform(-25, 25, size=(200, 2))
+    exact = np.exp(_oracle_gaussian(X, Q, 0.5))
+    atol = 1e-6 * exact.max()
+    out = np.exp(KernelDensity(bandwidth=0.5, atol=atol).fit(X).score_samples(Q))
+    assert np.max(np.abs(out - exact)) <= atol
