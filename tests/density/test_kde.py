@@ -57,8 +57,11 @@ def test_per_feature_bandwidth_against_oracle(dtype, rng):
                                atol=tol["atol"] * 10)
 
 
+@pytest.mark.parametrize("pruned", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tiny_bandwidth_is_stable(dtype, rng):
+def test_tiny_bandwidth_is_stable(dtype, pruned, rng, request):
+    if pruned:
+        request.getfixturevalue("force_pruning")
     X = rng.normal(size=(50, 2)).astype(dtype)
     Q = (X[:5] + 0.5).astype(dtype)  # every kernel value underflows
     out = KernelDensity(bandwidth=1e-3).fit(X).score_samples(Q)
