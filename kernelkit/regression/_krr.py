@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import matvec
 from .._config import get_config
+from ..exceptions import ConvergenceWarning, NotPSDError
 from ..kernels._base import Kernel
 from ._base import (
     KernelCloneMixin,
@@ -28,6 +30,11 @@ __all__ = ["KernelRidge", "DENSE_FACTOR"]
 #: ``solver="auto"`` uses Cholesky while the single n × n float64 matrix it holds fits in
 #: ``DENSE_FACTOR * working_memory`` (4 GiB, n <= 23170, at the default 256 MiB).
 DENSE_FACTOR = 16
+
+#: Relative residual of the float64 refinement of the mixed-precision Cholesky solver.
+REFINE_RTOL = 1e-13
+#: Refinement steps before falling back to a float64 factorisation.
+MAX_REFINE = 30
 
 
 def dense_allowed(n: int) -> bool:
@@ -48,9 +55,10 @@ class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstima
     alpha : float, default=1.0
         Ridge regularisation (> 0).
     solver : {"auto", "cholesky", "cg"}, default="auto"
-        "cholesky" builds K once, tile by tile, into one n × n float64 array, factors it in
-        place (scipy.linalg) and solves: peak memory one n × n matrix (scikit-learn holds
-        three). "cg" never forms K: conjugate gradients on
+        "cholesky" builds K once, tile by tile, into one n × n array, factors it in
+        place (scipy.linalg) and solves: peak memory one n × n matrix, float32 by default
+        (see ``mixed_precision``; scikit-learn holds three float64 ones). "cg" never
+        forms K: conjugate gradients on
         :class:`~kernelkit.KernelOperator` with a Nyström preconditioner of rank
         ``preconditioner_rank``. "auto" takes Cholesky while ``8 n²`` bytes fit in
         ``DENSE_FACTOR (16) * working_memory`` (see :func:`kernelkit.config_context`),
@@ -63,6 +71,12 @@ class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         Nyström centres of the CG preconditioner (clipped to n).
     random_state : int, RandomState or None, default=None
         Seeds the preconditioner's centres (CG only).
+    mixed_precision : bool, default=True
+        Cholesky solver: build and factor K + alpha I in float32 (half the memory, about
+        twice the speed), then refine the solution in float64 by CG preconditioned with
+        that factor, each step one engine product, to a relative residual of 1e-13; falls
+        back to a float64 factorisation when the float32 one fails or refinement stalls
+        (alpha too small against float32 round-off). False: float64 factorisation only.
 
     Attributes
     ----------
@@ -71,7 +85,7 @@ class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstima
     solver_ : str
         The solver actually used.
     n_iter_ : int
-        CG iterations (0 for Cholesky).
+        CG (or mixed-precision refinement) iterations; 0 for a float64 Cholesky solve.
     n_features_in_ : int
 
     Raises
@@ -104,11 +118,13 @@ class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "preconditioner_rank": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "mixed_precision": ["boolean"],
     }
 
     def __init__(self, *, kernel: Kernel | None = None, alpha: float = 1.0,
                  solver: str = "auto", tol: float = 1e-8, max_iter: int = 500,
-                 preconditioner_rank: int = 500, random_state: Any = None) -> None:
+                 preconditioner_rank: int = 500, random_state: Any = None,
+                 mixed_precision: bool = True) -> None:
         self.kernel = kernel
         self.alpha = alpha
         self.solver = solver
@@ -116,6 +132,7 @@ class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         self.max_iter = max_iter
         self.preconditioner_rank = preconditioner_rank
         self.random_state = random_state
+        self.mixed_precision = mixed_precision
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> KernelRidge:
@@ -155,20 +172,66 @@ class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstima
 
     def _solve(self, kernel: Kernel, X: np.ndarray, Y: np.ndarray,
                sqrt_w: np.ndarray | None, solver: str) -> np.ndarray:
-        n = X.shape[0]
         if solver == "cholesky":
-            K = dense_gram(kernel, X)
-            if sqrt_w is not None:
-                K *= sqrt_w[:, None]
-                K *= sqrt_w[None, :]
-            K.flat[:: n + 1] += self.alpha
-            L = cholesky_inplace(K, f"K + alpha I (alpha={self.alpha:g})",
-                                 "increase alpha")
-            del K
-            C = scipy.linalg.cho_solve((L, True), Y, overwrite_b=True, check_finite=False)
-            self.n_iter_ = 0
+            C = self._solve_mixed(kernel, X, Y, sqrt_w) if self.mixed_precision else None
+            if C is None:
+                C = self._solve_direct(kernel, X, Y, sqrt_w, np.float64)
+                self.n_iter_ = 0
         else:
             C, self.n_iter_ = self._solve_cg(kernel, X, Y, sqrt_w)
+        return C
+
+    def _factor(self, kernel: Kernel, X: np.ndarray, sqrt_w: np.ndarray | None,
+                dtype: Any) -> np.ndarray:
+        """Lower Cholesky factor of W^½ K W^½ + alpha I, built and factored in one array."""
+        n = X.shape[0]
+        K = dense_gram(kernel, X, out=np.empty((n, n), dtype=dtype))
+        if sqrt_w is not None:
+            sw = sqrt_w.astype(dtype)
+            K *= sw[:, None]
+            K *= sw[None, :]
+        K.flat[:: n + 1] += dtype(self.alpha)
+        return cholesky_inplace(K, f"K + alpha I (alpha={self.alpha:g})", "increase alpha")
+
+    def _solve_direct(self, kernel: Kernel, X: np.ndarray, Y: np.ndarray,
+                      sqrt_w: np.ndarray | None, dtype: Any) -> np.ndarray:
+        L = self._factor(kernel, X, sqrt_w, dtype)
+        return scipy.linalg.cho_solve((L, True), Y, overwrite_b=True, check_finite=False)
+
+    def _solve_mixed(self, kernel: Kernel, X: np.ndarray, Y: np.ndarray,
+                     sqrt_w: np.ndarray | None) -> np.ndarray | None:
+        """float32 factor as preconditioner, float64 CG through the engine; None if it fails.
+
+        The float32 factor of K + alpha I is accurate to about n·eps32·||K||, so while that
+        is small against alpha, CG preconditioned by it converges to float64 accuracy in a
+        few steps, each one engine product (no n × n float64 matrix is ever held).
+        """
+        try:
+            L = self._factor(kernel, X, sqrt_w, np.float32)
+        except NotPSDError:
+            return None
+        alpha = float(self.alpha)
+
+        def apply_A(V: np.ndarray) -> np.ndarray:
+            if sqrt_w is None:
+                return np.asarray(matvec(kernel, X, X, V)) + alpha * V
+            return sqrt_w[:, None] * np.asarray(matvec(kernel, X, X, sqrt_w[:, None] * V)) \
+                + alpha * V
+
+        def apply_M(R: np.ndarray) -> np.ndarray:
+            scale = np.abs(R).max(axis=0)
+            scale[scale == 0] = 1.0
+            Z = scipy.linalg.cho_solve((L, True), (R / scale).astype(np.float32),
+                                       check_finite=False)
+            return Z.astype(np.float64) * scale
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            C, info = block_cg(apply_A, Y, apply_M=apply_M, tol=REFINE_RTOL,
+                               max_iter=MAX_REFINE, what="KernelRidge refinement")
+        if not info.converged:
+            return None
+        self.n_iter_ = info.n_iter
         return C
 
     def _solve_cg(self, kernel: Kernel, X: np.ndarray, Y: np.ndarray,

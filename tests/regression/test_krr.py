@@ -75,19 +75,36 @@ def test_auto_rule_and_cg_without_dense(problem):
     np.testing.assert_allclose(model.predict(Xq), ref.predict(Xq), rtol=1e-9, atol=1e-10)
 
 
-def test_cholesky_memory_is_one_matrix(rng):
+@pytest.mark.parametrize("mixed, bound", [(True, 0.7), (False, 1.35)])
+def test_cholesky_memory_is_one_matrix(rng, mixed, bound):
     import tracemalloc
 
     n = 1500
     X = rng.normal(size=(n, 4))
     y = rng.normal(size=n)
-    model = KernelRidge(kernel=Gaussian(), alpha=1.0, solver="cholesky")
+    model = KernelRidge(kernel=Gaussian(), alpha=1.0, solver="cholesky",
+                        mixed_precision=mixed)
+    kernelkit.matvec(Gaussian(), X[:50], X[:50], y[:50])  # load the compiled engine first
     tracemalloc.start()
-    model.fit(X, y)
+    with kernelkit.config_context(working_memory=2):  # engine tiles well below n x n
+        model.fit(X, y)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    # one n x n float64 matrix plus tiles and O(n) vectors (scikit-learn holds three)
-    assert peak < 1.35 * 8 * n * n
+    # one n x n matrix (float32 when mixed) plus tiles and O(n) vectors; sklearn: 3 float64
+    assert peak < bound * 8 * n * n
+    assert (model.n_iter_ > 0) == mixed
+
+
+def test_mixed_precision_matches_float64_and_falls_back(problem):
+    X, Y, sw, Xq = problem
+    k = Gaussian(bandwidth=2.0)
+    for alpha in (1e-1, 1e-9):  # 1e-9: float32 factor fails or stalls -> float64 factor
+        mixed = KernelRidge(kernel=k, alpha=alpha).fit(X, Y, sw)
+        exact = KernelRidge(kernel=k, alpha=alpha, mixed_precision=False).fit(X, Y, sw)
+        scale = np.abs(exact.predict(Xq)).max()
+        np.testing.assert_allclose(mixed.predict(Xq), exact.predict(Xq), rtol=0,
+                                   atol=1e-8 * scale)
+    assert exact.n_iter_ == 0
 
 
 def test_not_psd_error_names_remedy(rng):
