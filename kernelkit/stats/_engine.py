@@ -39,13 +39,6 @@ def kernel_product(kernel: Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
     return out
 
 
-def quadratic_forms(kernel: Kernel, Z: np.ndarray, V: np.ndarray,
-                    progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(K V, diag(V^T K V))`` for K = K(Z, Z) and V of shape (n, k); one engine pass."""
-    KV = kernel_product(kernel, Z, Z, V, progress)
-    return KV, np.einsum("ij,ij->j", V, KV, dtype=np.float64)
-
-
 def kernel_diagonal_sum(kernel: Kernel, Z: np.ndarray, weights: np.ndarray) -> float:
     """``sum_i w_i k(z_i, z_i)``."""
     return float(np.dot(np.asarray(kernel.diag(Z), dtype=np.float64), weights))
