@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from .. import ops
 from .._config import get_config
@@ -371,6 +370,8 @@ def gamma_parameters(cx: _Centred, cy: _Centred) -> tuple[float, float, float]:
 
 def _gamma_test(kx: Kernel, ky: Kernel, X: np.ndarray, Y: np.ndarray,
                 alpha: float) -> TestResult:
+    from scipy import stats as sps
+
     n = X.shape[0]
     stat, shape, scale = gamma_parameters(_Centred(kx, X), _Centred(ky, Y))
     pvalue = float(sps.gamma.sf(n * stat, shape, scale=scale))
