@@ -24,7 +24,7 @@ def _write(path, X, y, names=None):
 
 @pytest.fixture
 def files(tmp_path):
-    X, y = make_smooth_regression(300, 2, noise=0.1, random_state=0)
+    X, y = make_smooth_regression(150, 2, noise=0.1, random_state=0)
     Xt, yt = make_smooth_regression(50, 2, noise=0.1, random_state=1)
     _write(tmp_path / "train.csv", X, y)
     _write(tmp_path / "test.csv", Xt, yt)
@@ -43,7 +43,7 @@ def test_fit_then_predict(files, capsys, method, extra):
                  "--json", *extra])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["n_samples"] == 300 and summary["train_rmse"] < 0.3
+    assert summary["n_samples"] == 150 and summary["train_rmse"] < 0.3
     out = tmp / "pred.csv"
     assert main(["predict", str(model), str(tmp / "test.csv"), "--out", str(out),
                  "--json"]) == 0
