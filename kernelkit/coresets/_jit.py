@@ -67,46 +67,55 @@ def kpair(a, b, P, codes, consts, scales, K):  # pragma: no cover - compiled
 
 @njit(**_JIT)
 def add_row(q, coef, out, lo, P, codes, consts, scales, K, buf):  # pragma: no cover
-    """out[x] += coef * k(x_q, x_x) for block positions x in [lo, p). ``buf``: (p,)."""
+    """out[x] += coef * k(x_q, x_x) for block positions x in [lo, p). ``buf``: (p,).
+
+    Loops run over slices starting at ``lo`` with a counter from 0, so numba emits no
+    wrap-around checks and LLVM vectorises them (as in the engine's fused loops).
+    """
+    o = out[lo:]
     if K.shape[0] > 0:
-        row = K[q]
-        for x in range(lo, row.shape[0]):
-            out[x] += coef * row[x]
+        row = K[q, lo:]
+        for j in range(row.shape[0]):
+            o[j] += coef * row[j]
         return
-    p = P.shape[2]
+    w = P.shape[2] - lo
+    b = buf[lo:]
     for c in range(codes.shape[0]):
-        for x in range(lo, p):
-            buf[x] = 0.0
-        for t in range(P.shape[1]):
-            v = P[c, t, q]
-            col = P[c, t]
-            for x in range(lo, p):
-                diff = col[x] - v
-                buf[x] += diff * diff
+        v = P[c, 0, q]
+        col = P[c, 0, lo:]
+        for j in range(w):
+            t = col[j] - v
+            b[j] = t * t
+        for dim in range(1, P.shape[1]):
+            v = P[c, dim, q]
+            col = P[c, dim, lo:]
+            for j in range(w):
+                t = col[j] - v
+                b[j] += t * t
         cs = coef * scales[c]
         code = codes[c]
         c0 = consts[c, 0]
         c1 = consts[c, 1]
         if code == GAUSSIAN:
-            for x in range(lo, p):
-                out[x] += cs * fexp(-0.5 * buf[x])
+            for j in range(w):
+                o[j] += cs * fexp(-0.5 * b[j])
         elif code == LAPLACE:
-            for x in range(lo, p):
-                out[x] += cs * fexp(-math.sqrt(buf[x]))
+            for j in range(w):
+                o[j] += cs * fexp(-math.sqrt(b[j]))
         elif code == MATERN32:
-            for x in range(lo, p):
-                a = _SQRT3 * math.sqrt(buf[x])
-                out[x] += cs * (1.0 + a) * fexp(-a)
+            for j in range(w):
+                a = _SQRT3 * math.sqrt(b[j])
+                o[j] += cs * (1.0 + a) * fexp(-a)
         elif code == MATERN52:
-            for x in range(lo, p):
-                a = _SQRT5 * math.sqrt(buf[x])
-                out[x] += cs * (1.0 + a + (5.0 / 3.0) * buf[x]) * fexp(-a)
+            for j in range(w):
+                a = _SQRT5 * math.sqrt(b[j])
+                o[j] += cs * (1.0 + a + (5.0 / 3.0) * b[j]) * fexp(-a)
         elif code == IMQ:
-            for x in range(lo, p):
-                out[x] += cs * (c0 + buf[x]) ** (-c1)
+            for j in range(w):
+                o[j] += cs * (c0 + b[j]) ** (-c1)
         else:
-            for x in range(lo, p):
-                out[x] += cs * (1.0 + buf[x] / (2.0 * c0)) ** (-c0)
+            for j in range(w):
+                o[j] += cs * (1.0 + b[j] / (2.0 * c0)) ** (-c0)
 
 
 @njit(**_JIT)
