@@ -36,6 +36,9 @@ def test_operator_products_diag_transpose_and_dense(client, rng, dtype):
     np.testing.assert_allclose(out, KernelOperator(kernel, X, Y) @ v,
                                rtol=REDUCTION_RTOL[dtype], atol=REDUCTION_RTOL[dtype] * 10)
     assert_close(K.to_dense(), dense)
+    # In-memory X with a Dask Y (what K.T of K(X_dask, Y) gives): X is split for Dask.
+    K2 = KernelOperator(kernel, X, da.from_array(Y, chunks=(50, 3)))
+    assert_close(K2 @ v, dense @ v)
     S = KernelOperator(kernel, Xd)
     assert S.symmetric
     assert_close(S.diag(), np.ones(300))
