@@ -238,7 +238,7 @@ class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstima
                   sqrt_w: np.ndarray | None) -> tuple[np.ndarray, int]:
         from sklearn.utils import check_random_state
 
-        from ..ops.operator import KernelOperator
+        from .. import KernelOperator
 
         op = KernelOperator(kernel, X)
         alpha = float(self.alpha)
