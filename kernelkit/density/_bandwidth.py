@@ -272,7 +272,8 @@ def isj_bandwidth(X: Any, weights: Any = None, *, grid_size: int = 1024,
 
 # ---------------------------------------------------------------------------------- CV
 def cv_bandwidth(X: Any, weights: Any = None, *, kernel: Any = "gaussian",
-                 factors: Any = None, return_scores: bool = False) -> Any:
+                 factors: Any = None, max_samples: int | None = None,
+                 random_state: Any = 0, return_scores: bool = False) -> Any:
     r"""Maximum leave-one-out likelihood bandwidth over a grid of candidates.
 
     Candidates are ``factor * scott_bandwidth(X)`` for each factor. For each candidate the
@@ -293,6 +294,13 @@ def cv_bandwidth(X: Any, weights: Any = None, *, kernel: Any = "gaussian",
         As in :class:`KernelDensity`.
     factors : array-like, default=None
         Multiples of Scott's bandwidth to try; default ``geomspace(0.05, 2, 25)``.
+    max_samples : int or None, default=None
+        Average the leave-one-out log-likelihood over this many randomly chosen points
+        (each still against all the others) instead of all n: the cost per candidate
+        drops from n² to ``max_samples * n`` pairs, and the score becomes an unbiased
+        estimate. None uses every point.
+    random_state : int, Generator or None, default=0
+        Chooses the points when ``max_samples < n``.
     return_scores : bool, default=False
         Also return the candidates (n_candidates, n_features) and their mean
         leave-one-out log-likelihoods.
@@ -327,7 +335,18 @@ def cv_bandwidth(X: Any, weights: Any = None, *, kernel: Any = "gaussian",
     dk = resolve_kernel(kernel, X.shape[1])
     f0 = float(dk.radial()(np.zeros(1))[0])
     candidates = factors[:, None] * base[None, :]
-    scores = np.array([_loo_score(dk, X, w, h, f0) for h in candidates])
+    rows = None
+    if max_samples is not None:
+        if isinstance(max_samples, bool) or not isinstance(max_samples, numbers.Integral) \
+                or max_samples < 1:
+            raise ParameterError(f"max_samples must be a positive integer or None, "
+                                 f"got {max_samples!r}.")
+        if max_samples < X.shape[0]:
+            pool = np.arange(X.shape[0]) if w is None else np.flatnonzero(w > 0)
+            rng = np.random.default_rng(random_state)
+            rows = np.sort(rng.choice(pool, size=min(int(max_samples), pool.size),
+                                      replace=False))
+    scores = np.array([_loo_score(dk, X, w, h, f0, rows) for h in candidates])
     best = int(np.argmax(scores))
     if not np.isfinite(scores[best]):
         raise InputValueError(
@@ -339,23 +358,25 @@ def cv_bandwidth(X: Any, weights: Any = None, *, kernel: Any = "gaussian",
 
 
 def loo_log_density(dk: Any, X: np.ndarray, w: np.ndarray | None, h: np.ndarray,
-                    f0: float) -> np.ndarray:
-    """Leave-one-out log-density of every row of X (normalised), via the engine."""
+                    f0: float, rows: np.ndarray | None = None) -> np.ndarray:
+    """Leave-one-out log-density of the given rows of X (all rows for None), normalised,
+    each against all the other rows, via the engine."""
     from ._exact import log_kernel_sums
 
     Xs = X / h
     n = X.shape[0]
-    lw = np.zeros(n) if w is None else np.log(np.maximum(w, 0.0))
-    L = log_kernel_sums(dk, Xs, Xs, w)
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    lw = np.zeros(rows.size) if w is None else np.log(np.maximum(w[rows], 0.0))
+    L = log_kernel_sums(dk, Xs[rows], Xs, w)
     self_term = lw + math.log(f0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.exp(self_term - L)
         loo = L + np.log1p(-np.minimum(ratio, 1.0))
     bad = np.flatnonzero(ratio > 0.5)
     if bad.size:
-        loo[bad] = _loo_exact(dk, Xs, w, bad)
+        loo[bad] = _loo_exact(dk, Xs, w, rows[bad])
     total = float(n) if w is None else float(w.sum())
-    rest = total - (np.ones(n) if w is None else w)
+    rest = total - (np.ones(rows.size) if w is None else w[rows])
     with np.errstate(divide="ignore"):
         return loo - np.log(rest) - dk.log_integral - float(np.sum(np.log(h)))
 
@@ -390,14 +411,15 @@ def _loo_exact(dk: Any, Xs: np.ndarray, w: np.ndarray | None, rows: np.ndarray,
 
 
 def _loo_score(dk: Any, X: np.ndarray, w: np.ndarray | None, h: np.ndarray,
-               f0: float) -> float:
-    loo = loo_log_density(dk, X, w, h, f0)
+               f0: float, rows: np.ndarray | None = None) -> float:
+    loo = loo_log_density(dk, X, w, h, f0, rows)
     if w is None:
         return float(np.mean(loo))
-    keep = w > 0
+    wr = w if rows is None else w[rows]
+    keep = wr > 0
     if np.isneginf(loo[keep]).any():
         return -math.inf
-    return float(np.average(loo[keep], weights=w[keep]))
+    return float(np.average(loo[keep], weights=wr[keep]))
 
 
 #: Selector name → function(X, weights) -> per-feature bandwidths.

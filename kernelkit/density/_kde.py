@@ -20,6 +20,10 @@ from ._kernels import SKLEARN_KERNELS, DensityKernel, resolve_kernel
 
 __all__ = ["KernelDensity"]
 
+#: ``bandwidth="cv"`` averages the leave-one-out likelihood over at most this many points
+#: (each against all others), so selection costs at most 2000 * n pairs per candidate.
+CV_MAX_SAMPLES = 2000
+
 
 def check_bandwidth(bandwidth: Any, n_features: int) -> float | np.ndarray:
     """A numeric bandwidth: a positive float or one positive value per feature."""
@@ -65,7 +69,8 @@ class KernelDensity(BaseEstimator):
         Kernel bandwidth h (for the Gaussian kernel its standard deviation; for compact
         kernels the support radius). An array gives one per feature (the kernel is then
         applied to ``(x - y) / h`` elementwise). A string picks a selector:
-        ``"scott"``, ``"silverman"``, ``"isj"`` (1-D per feature) or ``"cv"``; see
+        ``"scott"``, ``"silverman"``, ``"isj"`` (1-D per feature) or ``"cv"`` (leave-one-out
+        likelihood averaged over at most 2000 random points, each against all others); see
         :mod:`kernelkit.density`. Note: these selectors scale with the data's spread,
         unlike scikit-learn's ``"scott"``, which assumes standardised data.
     kernel : str or Kernel, default="gaussian"
@@ -163,7 +168,9 @@ class KernelDensity(BaseEstimator):
         d = X.shape[1]
         dk = resolve_kernel(self.kernel, d)
         if isinstance(self.bandwidth, str):
-            kwargs = {"kernel": self.kernel} if self.bandwidth == "cv" else {}
+            kwargs: dict[str, Any] = {}
+            if self.bandwidth == "cv":
+                kwargs = {"kernel": self.kernel, "max_samples": CV_MAX_SAMPLES}
             bw = select_bandwidth(self.bandwidth, X, sample_weight, **kwargs)
             self.bandwidth_ = float(bw[0]) if d == 1 else bw
         else:

@@ -120,3 +120,24 @@ def test_kde_uses_selector(rng):
     X = rng.normal(size=(200, 2))
     kde = KernelDensity(bandwidth="silverman").fit(X)
     np.testing.assert_allclose(kde.bandwidth_, silverman_bandwidth(X))
+
+
+def test_loo_on_a_subset_of_rows_matches_oracle(rng):
+    X = rng.normal(size=(150, 2))
+    w = rng.uniform(0.5, 2.0, size=150)
+    rows = np.array([3, 40, 41, 149])
+    dk = resolve_kernel("gaussian", 2)
+    hh = np.array([0.3, 0.3])
+    np.testing.assert_allclose(loo_log_density(dk, X, w, hh, 1.0, rows),
+                               _naive_loo(X, hh, w)[rows], rtol=1e-10)
+
+
+def test_cv_max_samples(rng):
+    X = rng.normal(size=(300, 1))
+    full = cv_bandwidth(X, factors=[0.3, 1.0], return_scores=True)
+    same = cv_bandwidth(X, factors=[0.3, 1.0], max_samples=300, return_scores=True)
+    np.testing.assert_allclose(full[2], same[2])
+    sub = cv_bandwidth(X, factors=[0.3, 1.0], max_samples=100, return_scores=True)
+    assert np.all(np.isfinite(sub[2]))
+    with pytest.raises(ParameterError, match="max_samples"):
+        cv_bandwidth(X, max_samples=0)
