@@ -149,7 +149,7 @@ def kernel_herding(X: Any, size: int, kernel: Kernel | None = None, *,
     n = X64.shape[0]
     mean_k = np.asarray(kernel_sum(kernel, X64), dtype=np.float64) / n
     kd = prepare(kernel, X64)
-    args = kd.block(np.arange(n, dtype=np.int64), False) if kd.compiled else None
+    args = kd.block(np.arange(n, dtype=np.int64)) if kd.compiled else None
     sums = np.zeros(n)
     buf = np.empty(n)
     chosen = np.empty(size, dtype=np.int64)

@@ -119,20 +119,6 @@ def add_row(q, coef, out, lo, P, codes, consts, scales, K, buf):  # pragma: no c
 
 
 @njit(**_JIT)
-def gram(P, codes, consts, scales):  # pragma: no cover - compiled
-    """Dense Gram matrix of the block (upper triangle computed, then mirrored)."""
-    p = P.shape[2]
-    K = np.zeros((p, p))
-    buf = np.empty(p)
-    empty = np.empty((0, 0))
-    for a in range(p):
-        add_row(a, 1.0, K[a], a, P, codes, consts, scales, empty, buf)
-        for b in range(a + 1, p):
-            K[b, a] = K[a, b]
-    return K
-
-
-@njit(**_JIT)
 def sub_block(pos, P, K):  # pragma: no cover - compiled
     """The kernel arguments of the sub-block of positions ``pos``."""
     if K.shape[0] > 0:
@@ -318,20 +304,3 @@ def refine(core, mean_k, core_sums, unique, passes, P, codes, consts, scales,
         if not changed:
             break
     return sweeps
-
-
-@njit(**_JIT)
-def row_means(P, codes, consts, scales, K):  # pragma: no cover - compiled
-    """Row means of the block's kernel matrix (quadratic; for small blocks)."""
-    if K.shape[0] > 0:
-        p = K.shape[0]
-        out = np.empty(p)
-        for a in range(p):
-            out[a] = K[a].sum() / p
-        return out
-    p = P.shape[2]
-    acc = np.zeros(p)
-    buf = np.empty(p)
-    for a in range(p):
-        add_row(a, 1.0 / p, acc, 0, P, codes, consts, scales, K, buf)
-    return acc

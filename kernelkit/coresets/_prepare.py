@@ -176,15 +176,13 @@ class KernelData:
             np.multiply(rows, inv, out=P[c].T, casting="unsafe")
         return P
 
-    def block(self, ids: np.ndarray, matrix: bool) -> tuple[Any, ...]:
+    def block(self, ids: np.ndarray) -> tuple[Any, ...]:
         """The ``_jit`` kernel arguments (P, codes, consts, scales, K) of rows ``ids``:
-        with their Gram matrix K (``matrix``) or computed on demand from P."""
+        coordinates P for values on demand (compiled kernels), else the Gram matrix K."""
         if self.inv_bandwidths is None:
             K = np.asarray(self.kernel(self.X[ids]), dtype=np.float64)
             return (np.empty((0, 0, 0)), self.codes, self.consts, self.scales, K)
-        P = self.coordinates(ids)
-        K = _jit.gram(P, self.codes, self.consts, self.scales) if matrix else _EMPTY
-        return (P, self.codes, self.consts, self.scales, K)
+        return (self.coordinates(ids), self.codes, self.consts, self.scales, _EMPTY)
 
 
 def prepare(kernel: Kernel, X: np.ndarray) -> KernelData:

@@ -228,8 +228,8 @@ def thin(split_kd: KernelData, swap_kd: KernelData, ids: np.ndarray, m: int, del
     matrix = not (split_kd.compiled and swap_kd.compiled)
     if matrix:
         require_matrix(p, split_kd.kernel if not split_kd.compiled else swap_kd.kernel)
-    swap_args = swap_kd.block(ids, matrix)
-    split_args = swap_args if split_kd is swap_kd else split_kd.block(ids, matrix)
+    swap_args = swap_kd.block(ids)
+    split_args = swap_args if split_kd is swap_kd else split_kd.block(ids)
     if not swap:
         return ids[_jit.split(m, delta, u, *split_args)[int(symmetrize and coin < 0.5)]]
     baseline = np.arange(p - 1, -1, -(1 << m), dtype=np.int64)[::-1].copy()
