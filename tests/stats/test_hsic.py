@@ -78,13 +78,20 @@ def test_full_rank_nystrom_equals_exact(rng, dtype):
     assert res.statistic == pytest.approx(want, rel=1e-6 if dtype == np.float64 else 1e-4)
 
 
-def test_gamma_parameters_match_dense_recipe(rng):
-    kx, ky = Gaussian(bandwidth=1.2), Laplace(bandwidth=0.8)
-    X, Y = rng.normal(size=(40, 2)), rng.normal(size=(40, 2))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernels", PAIRS, ids=["gauss-gauss (engine expansion)",
+                                                "laplace-matern (blocked)"])
+def test_gamma_parameters_match_dense_recipe(rng, dtype, kernels):
+    kx, ky = kernels
+    X = rng.normal(size=(40, 3)).astype(dtype)
+    Y = rng.normal(size=(40, 2)).astype(dtype)
+    Y[:, 0] += X[:, 0] ** 2
     got = gamma_parameters(_Centred(kx, X), _Centred(ky, Y))
-    np.testing.assert_allclose(got, dense_gamma(kx, ky, X, Y), rtol=1e-10)
+    want = dense_gamma(kx, ky, X.astype(float), Y.astype(float))
+    np.testing.assert_allclose(got, want, rtol=REDUCTION_RTOL[dtype] * 10)
     res = hsic_test(X, Y, kx, ky, method="gamma")
-    assert res.pvalue == pytest.approx(sps.gamma.sf(40 * got[0], got[1], scale=got[2]))
+    assert res.pvalue == pytest.approx(sps.gamma.sf(40 * got[0], got[1], scale=got[2]),
+                                       rel=1e-12)
 
 
 def _binomial_upper(n, alpha, conf=1e-4):
