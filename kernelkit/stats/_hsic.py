@@ -44,7 +44,7 @@ from ._engine import Progress
 __all__ = ["hsic", "hsic_test"]
 
 #: ``approximation="auto"`` stays exact while n² (B + 1) kernel pairs stay below this.
-EXACT_PAIR_BUDGET = 5e7
+EXACT_PAIR_BUDGET = 1e8
 #: Relative eigenvalue floor of the landmark Gram matrix in the Nyström features.
 NYSTROM_EIG_FLOOR = 1e-10
 
@@ -328,7 +328,7 @@ def hsic_test(X: Any, Y: Any, kernel_x: Kernel | None = None, kernel_y: Kernel |
         permutation (cost (B + 1) n² kernel pairs). ``"nystrom"``: HSIC of rank
         ``n_components`` Nyström features of both kernels; statistic and permutations
         cost O(B n r²) — a valid permutation test of a slightly different statistic.
-        ``"auto"``: exact while n² (B + 1) <= 5e7 pairs, else Nyström. Exact
+        ``"auto"``: exact while n² (B + 1) <= 1e8 pairs, else Nyström. Exact
         permutations use the two centred Gram matrices directly when both fit in half
         of ``working_memory`` (n <= ~2900 at the default 256 MiB), else one streamed
         pass per permutation.
