@@ -173,7 +173,8 @@ def _mixture_score(x: np.ndarray) -> np.ndarray:
     return -x
 
 
-def level_problems(n_perm: int) -> list[tuple[str, Callable[..., Any], Callable[..., Any]]]:
+def level_problems(n_perm: int, agg_perms: int = AGG_PERMS,
+                   ) -> list[tuple[str, Callable[..., Any], Callable[..., Any]]]:
     """(name, kernelkit test on a fresh null replication, hyppo test or None)."""
     hyppo = _hyppo()
 
@@ -189,7 +190,7 @@ def level_problems(n_perm: int) -> list[tuple[str, Callable[..., Any], Callable[
 
     def mmdagg(rng: np.random.Generator) -> tuple[bool, bool | None]:
         X, Y = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
-        return mmd_test(X, Y, method="aggregated", n_permutations=AGG_PERMS,
+        return mmd_test(X, Y, method="aggregated", n_permutations=agg_perms,
                         n_bandwidths=AGG_BANDWIDTHS, random_state=rng).reject, None
 
     def hsic_exact(rng: np.random.Generator) -> tuple[bool, bool | None]:
@@ -212,7 +213,7 @@ def level_problems(n_perm: int) -> list[tuple[str, Callable[..., Any], Callable[
 
     return [("MMD perm, N(0,I₂), n=50+50", mmd_gauss, None),
             ("MMD perm, Laplace d=10, n=60+40", mmd_laplace, None),
-            ("MMDAgg (10 kernels, B1=B2=500), N(0,I₂), n=50+50", mmdagg, None),
+            (f"MMDAgg (10 kernels, B1=B2={agg_perms}), N(0,I₂), n=50+50", mmdagg, None),
             ("HSIC perm exact, n=50", hsic_exact, None),
             ("HSIC gamma, n=100", hsic_gamma, None),
             ("HSIC perm Nyström r=20, n=200", hsic_nystrom, None),
@@ -222,7 +223,7 @@ def level_problems(n_perm: int) -> list[tuple[str, Callable[..., Any], Callable[
 def run_level(args: argparse.Namespace, out: dict[str, Any]) -> None:
     reps = args.null_reps
     rows, results = [], []
-    for name, test, _ in level_problems(args.perms):
+    for name, test, _ in level_problems(args.perms, args.agg_perms):
         rng = np.random.default_rng(args.seed + len(results))
         t0 = time.perf_counter()
         kk, hy = 0, 0
@@ -286,7 +287,7 @@ def run_power(args: argparse.Namespace, out: dict[str, Any]) -> None:
                     counts["perm"] += mmd_test(X, Y, n_permutations=args.perms,
                                                random_state=rng).reject
                     counts["agg"] += mmd_test(X, Y, method="aggregated",
-                                              n_permutations=AGG_PERMS,
+                                              n_permutations=args.agg_perms,
                                               n_bandwidths=AGG_BANDWIDTHS,
                                               random_state=rng).reject
                     if hyppo is not None:
@@ -313,7 +314,8 @@ def run_power(args: argparse.Namespace, out: dict[str, Any]) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="short version: n=2000 speed, 40 null and 8 power replications")
+                   help="short version: n=2000 speed, 20 null and 5 power replications (a smoke "
+                        "test: too few replications to judge the level)")
     p.add_argument("--only", default=",".join(SECTIONS),
                    help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement")
@@ -336,9 +338,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.n is None:
         args.n = 2000 if args.quick else 10_000
     if args.null_reps is None:
-        args.null_reps = 40 if args.quick else 500
+        args.null_reps = 20 if args.quick else 500
     if args.power_reps is None:
-        args.power_reps = 8 if args.quick else 100
+        args.power_reps = 5 if args.quick else 100
+    args.agg_perms = 200 if args.quick else AGG_PERMS
     if args.quick:
         args.peer_n = min(args.peer_n, 200)
         args.perms = min(args.perms, 99)
