@@ -50,12 +50,13 @@ BANDWIDTH = 0.5
 PEER_BLOCK_BYTES = 64 * 2**20
 
 
-def _median_times(fn: Any, repeats: int) -> list[float]:
+def _median_times(fn: Any, repeats: int, label: str = "") -> list[float]:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+        print(f"  {label}: {times[-1]:.2f} s", file=sys.stderr, flush=True)  # progress
     return times
 
 
@@ -95,7 +96,7 @@ def run(n: int, m: int, d: int, repeats: int, chunk_rows: list[int],
         nonlocal expected
         expected = kernelkit.kernel_sum(kernel, X, Y)
 
-    t = _median_times(in_process, repeats)
+    t = _median_times(in_process, repeats, "in-process")
     base = statistics.median(t)
     rows.append({"case": "in-process (n_jobs=2)", "times": t})
 
@@ -113,7 +114,7 @@ def run(n: int, m: int, d: int, repeats: int, chunk_rows: list[int],
         got = sent()
         diff = float(np.max(np.abs(got - expected)) / np.max(np.abs(expected)))
         rows.append({"case": f"LocalCluster 2x1, X sent ({default_rows} rows/chunk)",
-                     "times": _median_times(sent, repeats)})
+                     "times": _median_times(sent, repeats, "X sent")})
 
         persisted: dict[int, Any] = {}
 
@@ -130,12 +131,14 @@ def run(n: int, m: int, d: int, repeats: int, chunk_rows: list[int],
 
         on_cluster(default_rows)
         rows.append({"case": f"LocalCluster 2x1, X persisted ({default_rows} rows/chunk)",
-                     "times": _median_times(lambda: on_cluster(default_rows), repeats)})
+                     "times": _median_times(lambda: on_cluster(default_rows), repeats,
+                                            "X persisted")})
 
         chunk_table = []
         for r in chunk_rows:
             on_cluster(r)
-            times = _median_times(lambda r=r: on_cluster(r), max(1, repeats // 2))
+            times = _median_times(lambda r=r: on_cluster(r), max(1, repeats // 2),
+                                  f"{r} rows/chunk")
             chunk_table.append({"rows_per_chunk": r, "tasks": math.ceil(n / r),
                                 "times": times})
 
@@ -151,7 +154,8 @@ def run(n: int, m: int, d: int, repeats: int, chunk_rows: list[int],
         peer_diff = float(np.max(np.abs(peer_got - expected[:peer_n]))
                           / np.max(np.abs(expected[:peer_n])))
         rows.append({"case": f"peer: Dask blocks + numpy cdist (first {peer_n} rows)",
-                     "times": _median_times(peer, repeats), "pairs": float(peer_n) * m,
+                     "times": _median_times(peer, repeats, "peer"),
+                     "pairs": float(peer_n) * m,
                      "diff": peer_diff})
 
     for row in rows:
