@@ -1,12 +1,18 @@
-"""Kernel approximations: random features, leverage-score sampling, Nyström, the planner.
+"""Kernel approximations: random features, leverage-score sampling, Nyström, DPPs.
 
 - :class:`RandomFeatures`: random Fourier features (i.i.d., orthogonal, Hadamard-structured,
   simplex, quasi-Monte-Carlo) and positive FAVOR+ features.
+- :class:`Nystroem`: Nyström features with uniform, ridge-leverage-score, k-means, greedy
+  (pivoted Cholesky) or k-DPP centres; :class:`LowRankOperator` for Woodbury solves.
 - :func:`rls_sample` / :func:`ridge_leverage_scores`: centres drawn by approximate ridge
   leverage scores without forming the kernel matrix.
+- :func:`sample_dpp`: exact DPP / k-DPP samples.
 """
 
+from ._dpp import sample_dpp
 from ._features import RandomFeatures
 from ._leverage import ridge_leverage_scores, rls_sample
+from ._nystroem import LowRankOperator, Nystroem
 
-__all__ = ["RandomFeatures", "ridge_leverage_scores", "rls_sample"]
+__all__ = ["RandomFeatures", "Nystroem", "LowRankOperator", "ridge_leverage_scores",
+           "rls_sample", "sample_dpp"]

@@ -15,8 +15,8 @@ from .._validation import check_array
 from ..exceptions import InputTypeError, ParameterError
 from ..kernels import Kernel, StationaryKernel
 
-__all__ = ["check_kernel", "check_count", "check_data", "row_chunks", "kernel_block",
-           "stable_cholesky", "small_blas", "weighted_sample_without_replacement"]
+__all__ = ["as_generator", "check_kernel", "check_count", "check_data", "row_chunks",
+           "kernel_block", "stable_cholesky", "small_blas", "weighted_sample_without_replacement"]
 
 
 def check_kernel(kernel: Any, name: str = "kernel") -> Kernel:
@@ -36,6 +36,15 @@ def check_count(value: Any, name: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def as_generator(random_state: Any) -> np.random.Generator:
+    """A numpy Generator from None, an int, a RandomState or a Generator (used as is)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    from sklearn.utils import check_random_state
+
+    return np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+
+
 def check_data(X: Any, name: str = "X") -> np.ndarray:
     """X as a 2-D finite float32/float64 numpy array (not copied when already fine)."""
     return check_array(X, name)
@@ -51,18 +60,20 @@ def row_chunks(n_rows: int, n_cols: int, *, itemsize: int = 8,
         yield slice(start, min(n_rows, start + rows))
 
 
-def kernel_block(kernel: Kernel, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+def kernel_block(kernel: Kernel, A: np.ndarray, B: np.ndarray, *,
+                 exact: bool = False) -> np.ndarray:
     """Dense float64 block K(A, B) (A and B small enough to hold the block).
 
     Radial kernels defined by a profile f(s) of the scaled squared distance take a lean
     path (one BLAS product on data centred at B's mean, then f in place); their values
     agree with ``kernel(A, B)`` to ~1e-12 relative except for near-coincident pairs of
     kinked kernels (Laplace), which the exact path refines and the approximations here
-    do not need. Every other kernel is evaluated by ``kernel(A, B)``.
+    do not need. Every other kernel, and every kernel with ``exact=True``, is evaluated
+    by ``kernel(A, B)``.
     """
     A = A.astype(np.float64, copy=False)
     B = B.astype(np.float64, copy=False)
-    if not _has_plain_profile(kernel):
+    if exact or not _has_plain_profile(kernel):
         return np.asarray(kernel(A, B), dtype=np.float64)
     kernel._check_n_features(A.shape[1])
     inv = 1.0 / np.asarray(kernel.bandwidth, dtype=np.float64)  # type: ignore[attr-defined]

@@ -11,12 +11,12 @@ import scipy.linalg
 import scipy.special
 import scipy.stats
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..exceptions import InputTypeError
 from ..kernels import Gaussian, Kernel
+from ._common import as_generator
 from ._spectral import Spectrum, spectrum_of
 
 __all__ = ["RandomFeatures", "METHODS"]
@@ -226,7 +226,7 @@ class RandomFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         else:
             m = (self.n_components + 1) // 2  # the last one alone when n_components is odd
             self.offset_ = np.zeros(d)
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+        rng = as_generator(self.random_state)
         method = self.coupling if self.method == "positive" else self.method
         omega = sample_frequencies(spectrum, method, m, d, rng)
         self.frequencies_ = omega / spectrum.bandwidth

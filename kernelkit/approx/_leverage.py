@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
-from sklearn.utils import check_random_state
 
 from .._config import get_config
 from .._validation import check_positive
 from ..exceptions import MemoryBudgetError, ParameterError
 from ..kernels import Kernel
 from ._common import (
+    as_generator,
     check_count,
     check_data,
     check_kernel,
@@ -186,7 +186,7 @@ def ridge_leverage_scores(kernel: Kernel, X: Any, *, regularization: float,
         return _exact_scores(kernel, X, lam)
     if method != "approximate":
         raise ParameterError(f"method must be 'approximate' or 'exact', got {method!r}.")
-    rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+    rng = as_generator(random_state)
     return _recursive_scores(kernel, X, lam, rng)[0]
 
 
@@ -249,7 +249,7 @@ def rls_sample(kernel: Kernel, X: Any, n_samples: int, *, regularization: float,
             f"n_samples={n_samples} is larger than the number of rows of X ({n}); "
             "ask for at most X.shape[0] samples."
         )
-    rng = np.random.default_rng(check_random_state(random_state).randint(2**31 - 1))
+    rng = as_generator(random_state)
     scores = _recursive_scores(kernel, X, lam, rng)[0]
     # a tiny floor keeps every row reachable (and the draw well defined if scores are 0)
     weights = scores + 1e-12 * max(float(scores.max()), 1e-300)
