@@ -38,7 +38,7 @@ import numpy as np
 from .. import ops
 from ._kernels import DensityKernel
 
-__all__ = ["log_kernel_sums", "EXACT_EPS"]
+__all__ = ["log_kernel_sums", "prepare_points", "PreparedPoints", "can_prune", "EXACT_EPS"]
 
 #: Largest relative size of the pruned part at rtol=0, per working dtype: a tenth of the
 #: engine's own logsumexp accuracy (REDUCTION_RTOL), so pruning is below its rounding.
@@ -159,10 +159,43 @@ class _CellIndex:
         return Xk, wk
 
 
+class PreparedPoints:
+    """The fitted side of the pruned reduction, built once per model: the projection
+    basis, the cell index and the pilot subsample. It depends only on the (scaled) fitted
+    points and their weights, never on the queries, so a fitted estimator builds it once
+    and every query batch (or Dask task) reuses it.
+    """
+
+    def __init__(self, dk: DensityKernel, X: np.ndarray, weights: np.ndarray | None,
+                 rng: Any = None) -> None:
+        m = X.shape[0]
+        generator = np.random.default_rng(0 if rng is None else rng)
+        self.basis = _projection(X.astype(np.float64, copy=False))
+        PX = X.astype(np.float64, copy=False) @ self.basis
+        self.index = _CellIndex(PX[:, :2], X, weights, CELL)
+        self.total_w = float(self.index.cw[-1])
+        self.pilot = generator.choice(m, size=min(PILOT, m), replace=False)
+        self.pilot_w = None if weights is None else weights[self.pilot]
+        w_pilot = float(self.pilot.size) if weights is None else \
+            float(np.sum(weights[self.pilot], dtype=np.float64))
+        self.pilot_scale = math.log(self.total_w) - math.log(w_pilot or 1.0)
+
+
+def can_prune(dk: DensityKernel, m: int) -> bool:
+    """Whether pruning may pay off for m fitted points with this kernel."""
+    return m >= MIN_POINTS and (dk.has_tail or bool(np.isfinite(dk.support)))
+
+
+def prepare_points(dk: DensityKernel, X: np.ndarray, weights: np.ndarray | None,
+                   rng: Any = None) -> PreparedPoints | None:
+    """The reusable fitted side of :func:`log_kernel_sums` (None if it never prunes)."""
+    return PreparedPoints(dk, X, weights, rng) if can_prune(dk, X.shape[0]) else None
+
+
 def log_kernel_sums(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
                     weights: np.ndarray | None, *, eps: float = 1e-13,
                     log_abs: float = -math.inf, prune: bool = True,
-                    rng: Any = None) -> np.ndarray:
+                    rng: Any = None, prepared: PreparedPoints | None = None) -> np.ndarray:
     """log sum_j w_j f(||q_i - x_j||) for every query, pruning provably negligible terms.
 
     Parameters
@@ -179,6 +212,11 @@ def log_kernel_sums(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
         Alternatively allowed absolute size (log scale) of the pruned part.
     prune : bool, default=True
         False evaluates every pair.
+    rng : seed, default=None
+        Seed of the pilot subsample (only when ``prepared`` is None).
+    prepared : PreparedPoints, default=None
+        :func:`prepare_points` of (dk, X, weights), reused across calls; built here when
+        None. The result is the same either way.
 
     Returns
     -------
@@ -186,20 +224,13 @@ def log_kernel_sums(dk: DensityKernel, Q: np.ndarray, X: np.ndarray,
     """
     n, d = Q.shape
     m = X.shape[0]
-    can_prune = prune and m >= MIN_POINTS and (dk.has_tail or np.isfinite(dk.support))
-    if not can_prune:
+    if not (prune and can_prune(dk, m)):
         return _reduce(dk, Q, X, weights)
-    rng = np.random.default_rng(0 if rng is None else rng)
-    basis = _projection(X.astype(np.float64, copy=False))
-    PX = X.astype(np.float64, copy=False) @ basis
+    if prepared is None:
+        prepared = PreparedPoints(dk, X, weights, rng)
+    basis, index, total_w = prepared.basis, prepared.index, prepared.total_w
+    pilot, pilot_w, pilot_scale = prepared.pilot, prepared.pilot_w, prepared.pilot_scale
     PQ = Q.astype(np.float64, copy=False) @ basis
-    index = _CellIndex(PX[:, :2], X, weights, CELL)
-    total_w = float(index.cw[-1])
-    pilot = rng.choice(m, size=min(PILOT, m), replace=False)
-    pilot_w = None if weights is None else weights[pilot]
-    w_pilot = float(pilot.size) if weights is None else \
-        float(np.sum(weights[pilot], dtype=np.float64))
-    pilot_scale = math.log(total_w) - math.log(w_pilot or 1.0)
     guess = None
     if not np.isfinite(dk.support):  # one cheap pass to guess each query's log-sum
         guess = _reduce(dk, Q, X[pilot], pilot_w) + pilot_scale

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
-from ..exceptions import InputValueError, ParameterError
+from .._validation import is_dask
+from ..exceptions import InputTypeError, InputValueError, ParameterError, ShapeError
 from ..kernels import Kernel
 from ._bandwidth import SELECTORS, select_bandwidth
-from ._exact import EXACT_EPS, log_kernel_sums
+from ._exact import EXACT_EPS, PreparedPoints, log_kernel_sums, prepare_points
+from ._grid import GridDensity
 from ._kernels import SKLEARN_KERNELS, DensityKernel, resolve_kernel
 
 __all__ = ["KernelDensity"]
@@ -155,7 +163,23 @@ class KernelDensity(BaseEstimator):
         Returns
         -------
         self : KernelDensity
+
+        Raises
+        ------
+        InputTypeError
+            If X or sample_weight is a Dask array: the fitted points are the model and
+            are shipped whole to every worker, so they must be in memory; fit on
+            ``X.compute()`` (or a subsample) and score Dask queries with
+            :meth:`score_samples`.
         """
+        for name, value in (("X", X), ("sample_weight", sample_weight)):
+            if is_dask(value):
+                raise InputTypeError(
+                    f"KernelDensity.fit got a Dask array as {name}; the fitted points are "
+                    "the model itself and every worker needs all of them, so fit on an "
+                    f"in-memory array: fit({name}={name}.compute()) if it fits in memory, "
+                    "or fit on a subsample. Queries may be Dask arrays: "
+                    "score_samples(Q_dask) runs on the cluster.")
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
@@ -188,6 +212,7 @@ class KernelDensity(BaseEstimator):
 
             self._grid = grid_density(X, grid_size=self.grid_size, bandwidth=self.bandwidth_,
                                       weights=sample_weight, kernel=self.kernel)
+        self._state = self._score_state()
         return self
 
     # ------------------------------------------------------------------ internals
@@ -202,21 +227,17 @@ class KernelDensity(BaseEstimator):
         total = float(self.X_.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
         return -math.log(total) - float(np.sum(np.log(self._h))) - self._dk.log_integral
 
-    def _scaled(self, A: np.ndarray) -> np.ndarray:
-        """A / h (and shifted to the fitted data's centre), in A's dtype."""
-        centre = self.X_.mean(axis=0, dtype=np.float64)
-        return ((A.astype(np.float64) - centre) / self._h).astype(A.dtype, copy=False)
-
-    def _log_sums(self, Q: np.ndarray, *, prune: bool = True) -> np.ndarray:
-        """Unnormalised log kernel sums of queries Q against the fitted points."""
-        dk: DensityKernel = self._dk
-        log_norm = self._log_norm()
-        single = self.X_.dtype == np.float32 and Q.dtype == np.float32
-        floor = EXACT_EPS["float32" if single else "float64"]
-        eps = max(floor, 0.5 * float(self.rtol))
-        log_abs = math.log(0.5 * self.atol) - log_norm if self.atol > 0 else -math.inf
-        return log_kernel_sums(dk, self._scaled(Q), self._scaled(self.X_),
-                               self.sample_weight_, eps=eps, log_abs=log_abs, prune=prune)
+    def _score_state(self) -> _ScoreState:
+        """The fitted state scoring needs, built once at fit (see :class:`_ScoreState`)."""
+        X = self.X_
+        centre = X.mean(axis=0, dtype=np.float64)
+        h = np.array(self._h)
+        Xs = prepared = None
+        if self._grid is None:
+            Xs = ((X.astype(np.float64) - centre) / h).astype(X.dtype, copy=False)
+            prepared = prepare_points(self._dk, Xs, self.sample_weight_)
+        return _ScoreState(self._dk, Xs, self.sample_weight_, prepared, centre, h,
+                           self._log_norm(), self._grid, X.dtype)
 
     # ------------------------------------------------------------------- public
     def score_samples(self, X: Any) -> np.ndarray:
@@ -224,40 +245,77 @@ class KernelDensity(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_queries, n_features)
+        X : array-like or dask.array.Array of shape (n_queries, n_features)
+            A Dask array (chunked by rows) is scored lazily on the cluster: the fitted
+            state is placed on the workers once and each task scores one chunk.
 
         Returns
         -------
-        log_density : ndarray of shape (n_queries,)
+        log_density : ndarray or dask.array.Array of shape (n_queries,)
             float64 (float32 when fitted and queried with float32). ``-inf`` where the
-            density is exactly zero (compact kernels).
+            density is exactly zero (compact kernels). A lazy Dask array, chunked like
+            X's rows, when X is a Dask array.
         """
         check_is_fitted(self)
+        if is_dask(X):
+            return self._score_dask(X)
         Q = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         if Q.dtype != self.X_.dtype:
             Q = Q.astype(np.float64)
-        if self._grid is not None:
-            from ._grid import interpolate
+        return _score_block(Q, self._state, rtol=float(self.rtol), atol=float(self.atol))
 
-            with np.errstate(divide="ignore"):
-                out = np.log(interpolate(self._grid, Q))
-        else:
-            out = self._log_sums(Q) + self._log_norm()
-        return out.astype(np.result_type(Q.dtype, self.X_.dtype), copy=False)
+    def _score_dask(self, X: Any) -> Any:
+        """score_samples for a Dask array: one pure task per row chunk, state shared once."""
+        from .._optional import import_optional
+        from ..distributed import map_row_chunks, share
+
+        da = import_optional("dask.array")
+        if not isinstance(X, da.Array):
+            raise InputTypeError(
+                f"X is a {type(X).__name__} from dask; pass a dask.array.Array (for a "
+                "Dask DataFrame: df.to_dask_array(lengths=True)).")
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ShapeError(
+                f"X has shape {X.shape}, but KernelDensity was fitted on "
+                f"{self.n_features_in_} features; pass an array of shape "
+                f"(n_queries, {self.n_features_in_}).")
+        if any(math.isnan(c) for c in X.chunks[0]):
+            raise InputValueError(
+                f"X has unknown chunk sizes (shape {X.shape}); call "
+                "X = X.compute_chunk_sizes() first.")
+        kind = np.dtype(X.dtype).kind
+        if kind not in "biuf":
+            raise InputTypeError(
+                f"X has dtype {X.dtype}, which is not a real number type; pass float32 or "
+                "float64 data.")
+        dtype = np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else \
+            np.dtype(np.float64)
+        if dtype != self.X_.dtype:
+            dtype = np.dtype(np.float64)
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        out_dtype = np.result_type(dtype, self.X_.dtype)
+        return map_row_chunks(_score_chunk, X, share(self._state), dtype=out_dtype,
+                              name="kde-score", rtol=float(self.rtol),
+                              atol=float(self.atol))
 
     def score(self, X: Any, y: Any = None) -> float:
         """Total log-likelihood of X under the model.
 
         Parameters
         ----------
-        X : array-like of shape (n_queries, n_features)
+        X : array-like or dask.array.Array of shape (n_queries, n_features)
         y : None
             Ignored.
 
         Returns
         -------
-        logprob : float
+        logprob : float or 0-d dask.array.Array
+            A lazy 0-d Dask array (float64) when X is a Dask array: ``float(...)`` or
+            ``.compute()`` evaluates it.
         """
+        if is_dask(X):
+            return self.score_samples(X).sum(dtype=np.float64)
         return float(np.sum(self.score_samples(X), dtype=np.float64))
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
@@ -337,3 +395,51 @@ def _radial_inverse_cdf(dk: DensityKernel, d: int, u: np.ndarray) -> np.ndarray:
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(r))])
     cdf /= cdf[-1]
     return np.interp(u, cdf, r)
+
+
+@dataclass(frozen=True)
+class _ScoreState:
+    """What scoring a query needs from a fitted :class:`KernelDensity`.
+
+    Built once at fit and never changed; on a Dask cluster it is placed on the workers
+    once per scoring call (``share``) and every task reads it. Xs and the pruning index
+    (``prepared``) are None for ``method="grid"``, whose state is the grid.
+    """
+
+    dk: DensityKernel
+    Xs: np.ndarray | None  # fitted points, centred and divided by h, in X_'s dtype
+    weights: np.ndarray | None
+    prepared: PreparedPoints | None
+    centre: np.ndarray
+    h: np.ndarray
+    log_norm: float  # log of 1 / (W prod(h) Z)
+    grid: GridDensity | None
+    x_dtype: np.dtype
+
+
+def _score_block(Q: np.ndarray, state: _ScoreState, *, rtol: float,
+                 atol: float) -> np.ndarray:
+    """Normalised log-densities of validated queries Q (float32/float64 ndarray)."""
+    if state.grid is not None:
+        from ._grid import interpolate
+
+        with np.errstate(divide="ignore"):
+            out = np.log(interpolate(state.grid, Q))
+    else:
+        assert state.Xs is not None
+        single = state.x_dtype == np.float32 and Q.dtype == np.float32
+        eps = max(EXACT_EPS["float32" if single else "float64"], 0.5 * rtol)
+        log_abs = math.log(0.5 * atol) - state.log_norm if atol > 0 else -math.inf
+        Qs = ((Q.astype(np.float64) - state.centre) / state.h).astype(Q.dtype, copy=False)
+        out = log_kernel_sums(state.dk, Qs, state.Xs, state.weights, eps=eps,
+                              log_abs=log_abs, prepared=state.prepared) + state.log_norm
+    return out.astype(np.result_type(Q.dtype, state.x_dtype), copy=False)
+
+
+def _score_chunk(Q: np.ndarray, state: _ScoreState, *, rtol: float,
+                 atol: float) -> np.ndarray:
+    """One Dask task: validate one row chunk like the in-memory path, then score it."""
+    Q = check_array(Q, dtype=[np.float64, np.float32], input_name="X")
+    if Q.dtype != state.x_dtype:
+        Q = Q.astype(np.float64)
+    return _score_block(Q, state, rtol=rtol, atol=atol)

@@ -1,0 +1,141 @@
+"""KernelDensity scoring Dask queries on the session's real LocalCluster (2 processes)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp as dense_lse
+
+from kernelkit.density import KernelDensity
+from kernelkit.exceptions import InputTypeError, InputValueError, ShapeError
+from kernelkit.testing._tolerances import REDUCTION_RTOL, TOLERANCES
+
+da = pytest.importorskip("dask.array")
+
+#: Fitted points: above the pruning threshold (kernelkit.density._exact.MIN_POINTS = 4096),
+#: so the pruned path and its index are what runs on the workers.
+M = 5000
+N = 2000
+ROWS = 500  # 4 tasks
+
+
+def _data(rng, dtype, d=2):
+    X = rng.normal(size=(M, d)).astype(dtype)
+    Q = (rng.normal(size=(N, d)) * 1.3).astype(dtype)
+    w = rng.uniform(0.2, 2.0, size=M).astype(dtype)
+    return X, Q, w
+
+
+def _oracle(kernel, X, Q, h, w):
+    """Dense float64 log-density in 2-D: Gaussian or Epanechnikov (1 - r^2/h^2)_+."""
+    X, Q, w = (np.asarray(a, np.float64) for a in (X, Q, w))
+    r2 = ((Q[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1) / h ** 2
+    if kernel == "gaussian":
+        return dense_lse(-0.5 * r2, b=w, axis=1) - np.log(w.sum() * 2 * np.pi * h ** 2)
+    with np.errstate(divide="ignore"):  # integral of (1 - |u|^2)_+ over the plane: pi/2
+        return np.log(np.maximum(1 - r2, 0.0) @ w / (w.sum() * h ** 2 * np.pi / 2))
+
+
+def _log_close(actual, expected, atol, what):
+    """Equal -inf pattern; finite log-densities within atol (= relative density error)."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    np.testing.assert_array_equal(np.isfinite(actual), np.isfinite(expected), err_msg=what)
+    finite = np.isfinite(expected)
+    err = np.max(np.abs(actual[finite] - expected[finite]), initial=0.0)
+    assert err <= atol, f"{what}: max |log-density difference| {err:.3g} > {atol:.3g}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rtol", [0.0, 1e-3])
+@pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov"])
+def test_score_samples_on_the_cluster_equals_in_memory(client, rng, kernel, rtol, dtype):
+    X, Q, w = _data(rng, dtype)
+    X0, Q0 = X.copy(), Q.copy()
+    kde = KernelDensity(kernel=kernel, bandwidth=0.3, rtol=rtol).fit(X, sample_weight=w)
+    Qd = da.from_array(Q, chunks=(ROWS, -1))
+    out = kde.score_samples(Qd)
+    assert isinstance(out, da.Array)  # lazy
+    assert out.chunks == (Qd.chunks[0],) and out.dtype == dtype
+    got = out.compute()
+    assert got.dtype == dtype
+    tol = REDUCTION_RTOL[dtype]
+    # Each task is exactly the in-memory estimator on its chunk.
+    by_chunk = np.concatenate([kde.score_samples(Q[i:i + ROWS]) for i in range(0, N, ROWS)])
+    _log_close(got, by_chunk, tol, "vs in-memory chunk by chunk")
+    # Against one in-memory call on all queries: pruning decisions depend on the query
+    # batch, so with rtol > 0 each side may skip up to rtol/2 of a density (both within
+    # the guarantee); with rtol = 0 they agree to the engine's accuracy.
+    _log_close(got, kde.score_samples(Q), tol + 0.5 * rtol, "vs in-memory, all queries")
+    # Against a dense float64 oracle, on a subset of the queries.
+    sub = slice(0, N, 10)
+    _log_close(got[sub], _oracle(kernel, X, Q[sub], 0.3, w),
+               TOLERANCES[dtype]["rtol"] + 0.5 * rtol, "vs dense oracle")
+    np.testing.assert_array_equal(X, X0)  # inputs untouched
+    np.testing.assert_array_equal(Q, Q0)
+
+
+def test_score_is_a_lazy_scalar(client, rng):
+    X, Q, _ = _data(rng, np.float64)
+    kde = KernelDensity(kernel="exponential", bandwidth=0.4).fit(X)
+    total = kde.score(da.from_array(Q, chunks=(ROWS, -1)))
+    assert isinstance(total, da.Array) and total.shape == ()
+    np.testing.assert_allclose(float(total), kde.score(Q), rtol=REDUCTION_RTOL[np.float64])
+
+
+def test_fitted_state_is_placed_once_not_copied_into_each_task(client, rng):
+    X, Q, _ = _data(rng, np.float64)
+    kde = KernelDensity(bandwidth=0.3).fit(X)
+    assert kde._state.prepared is not None  # the pruning index is part of the state
+    state_bytes = len(pickle.dumps(kde._state))
+    out = kde.score_samples(da.from_array(Q, chunks=(100, -1)))  # 20 tasks
+    graph = dict(out.__dask_graph__())
+    assert len(pickle.dumps(graph)) < Q.nbytes + state_bytes / 2
+    chunk_keys = {key for key in graph if key[0].startswith("array-")}
+    tasks = [t for key, t in graph.items() if key[0].startswith("kde-score")]
+    assert len(tasks) == 20
+    shared = {frozenset(t.dependencies - chunk_keys) for t in tasks}
+    assert len(shared) == 1  # every task depends on the same single state key
+    (state_key,) = shared.pop()
+    assert len(client.who_has()[state_key]) == 2  # scattered once, a copy on each worker
+    _log_close(out.compute(), kde.score_samples(Q), REDUCTION_RTOL[np.float64], "shared")
+
+
+def test_grid_method_and_mixed_dtypes(client, rng):
+    X, Q, _ = _data(rng, np.float32)
+    kde = KernelDensity(bandwidth=0.3, method="grid", grid_size=64).fit(X)
+    _log_close(kde.score_samples(da.from_array(Q, chunks=(ROWS, -1))).compute(),
+               kde.score_samples(Q), REDUCTION_RTOL[np.float32], "grid")
+    exact = KernelDensity(bandwidth=0.3).fit(X)  # float32 model, float64 / int queries
+    for queries in (Q.astype(np.float64), np.round(Q * 3).astype(np.int64)):
+        out = exact.score_samples(da.from_array(queries, chunks=(ROWS, -1)))
+        assert out.dtype == np.float64
+        expected = exact.score_samples(queries)
+        assert expected.dtype == np.float64
+        _log_close(out.compute(), expected, REDUCTION_RTOL[np.float64], "mixed dtypes")
+
+
+def test_fit_on_dask_raises_a_clear_error(rng):
+    X, _, w = _data(rng, np.float64)
+    with pytest.raises(InputTypeError, match=r"X\.compute\(\)"):
+        KernelDensity().fit(da.from_array(X, chunks=(1000, -1)))
+    with pytest.raises(InputTypeError, match="sample_weight"):
+        KernelDensity().fit(X, sample_weight=da.from_array(w, chunks=1000))
+
+
+def test_bad_dask_queries(client, rng):
+    X, Q, _ = _data(rng, np.float64)
+    kde = KernelDensity(bandwidth=0.3).fit(X)
+    with pytest.raises(ShapeError, match="2 features"):
+        kde.score_samples(da.from_array(np.ones((10, 3)), chunks=(5, -1)))
+    Qd = da.from_array(Q, chunks=(ROWS, -1))
+    with pytest.raises(InputValueError, match="compute_chunk_sizes"):
+        kde.score_samples(Qd[Qd[:, 0] > 0])
+    with pytest.raises(InputTypeError, match="real number"):
+        kde.score_samples(Qd.astype(np.complex128))
+    bad = Q.copy()
+    bad[1234, 1] = np.nan  # checked by the task that reads it, like the in-memory path
+    out = kde.score_samples(da.from_array(bad, chunks=(ROWS, -1)))
+    with pytest.raises(ValueError, match="NaN"):
+        out.compute()
