@@ -1,16 +1,17 @@
 """``kernelkit demo``: a tour of the engine on built-in data, with a table and a PNG.
 
-Steps (all exact, none forms an n x n matrix): a 2-D two-moons data set; a Gaussian
-kernel density estimate on a grid (``kernelkit.density.KernelDensity``), the held-out
-log-likelihood and the density's modes;
-k nearest neighbours; a kernel ridge classifier solved by conjugate gradients on
-``KernelOperator``; leave-one-out 1-NN on the digits images; and a matvec timed against
-blocked numpy. Never imports torch; matplotlib is optional.
+Steps (none forms an n x n matrix): a 2-D two-moons data set; a Gaussian kernel density
+estimate on a grid (``kernelkit.density.KernelDensity``), the held-out log-likelihood and
+the density's modes; k nearest neighbours; a kernel ridge classifier solved by conjugate
+gradients on ``KernelOperator``; leave-one-out 1-NN on the digits images; a kernel-thinning
+coreset against a random subsample; and a matvec timed against blocked numpy. Never
+imports torch; matplotlib is optional.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ HELP = ("A tour of kernelkit on built-in data: density, neighbours, a kernel sol
 GRID = 120
 #: Starting points of the mean-shift mode search.
 MODE_SEEDS = 300
+#: Points kept by kernel thinning.
+CORESET = 64
 #: Neighbours per point in the kNN step.
 K_NEIGHBOURS = 5
 #: Bandwidth and ridge of the kernel ridge classifier (moons have unit radius).
@@ -102,6 +105,7 @@ def _first_other(idx: np.ndarray) -> np.ndarray:
 def _compute(args: argparse.Namespace, status: Any) -> tuple[list[Step], dict[str, Any]]:
     import kernelkit
     from kernelkit import datasets
+    from kernelkit.coresets import coreset_mmd, kernel_thinning
     from kernelkit.density import KernelDensity
     from kernelkit.kernels import Gaussian
 
@@ -193,6 +197,23 @@ def _compute(args: argparse.Namespace, status: Any) -> tuple[list[Step], dict[st
                       f"accuracy {100 * loo:.1f}% on {len(yd):,} images", t.seconds,
                       len(yd) ** 2, {"loo_accuracy": loo}))
 
+    # Kernel thinning (kernelkit.coresets): CORESET points that keep the distribution,
+    # from the largest CORESET * 2^m of the training points; MMD against a random subsample.
+    size = CORESET if n >= 2 * CORESET else max(n // 4, 1)
+    n_thin = size * 2 ** int(math.log2(n // size))
+    with status.status("Kernel thinning (Compress++)"), _Timer() as t:
+        pool = np.sort(np.random.default_rng(args.seed).permutation(n)[:n_thin])
+        coreset = pool[kernel_thinning(X[pool], size=size, method="compress++",
+                                       random_state=args.seed)]
+        mmd_kt = coreset_mmd(X, coreset)
+        uniform = np.random.default_rng(args.seed + 1).choice(n, len(coreset), replace=False)
+        mmd_uniform = coreset_mmd(X, uniform)
+    steps.append(Step("thinning", f"kernel_thinning: {n_thin:,} points to {len(coreset)} "
+                      "(Compress++), MMD to all points",
+                      f"MMD {mmd_kt:.2e} vs {mmd_uniform:.2e} for a random subsample "
+                      f"({mmd_uniform / mmd_kt:.1f}x lower)", t.seconds, None,
+                      {"mmd_coreset": mmd_kt, "mmd_uniform": mmd_uniform}))
+
     with status.status("Timing matvec against blocked numpy"):
         v = np.random.default_rng(args.seed).standard_normal(n)
         timing = Gaussian(bandwidth=TIMING_BANDWIDTH)
@@ -210,7 +231,8 @@ def _compute(args: argparse.Namespace, status: Any) -> tuple[list[Step], dict[st
                       {"kernelkit_s": t_ours, "numpy_s": t_np, "speedup": t_np / t_ours}))
 
     plot_data = {"X": X, "y": y, "Xt": Xt, "yt": yt, "GX": GX, "GY": GY,
-                 "density": density, "modes": modes, "f_grid": f_grid, "idx": idx}
+                 "density": density, "modes": modes, "coreset": coreset, "uniform": uniform,
+                 "f_grid": f_grid, "idx": idx}
     return steps, plot_data
 
 
@@ -231,7 +253,8 @@ def _timed(fn: Any) -> float:
 
 
 def _plot(path: Path, data: dict[str, Any]) -> None:
-    """Three panels: density, a zoom on the kNN graph, the kernel ridge decision function."""
+    """Four panels: density and modes, a zoom on the kNN graph, the kernel ridge decision
+    function, the kernel-thinning coreset."""
     from kernelkit._optional import import_optional
 
     import_optional("matplotlib")  # raises with the pip extra to install
@@ -241,8 +264,8 @@ def _plot(path: Path, data: dict[str, Any]) -> None:
     X, y, Xt, yt = data["X"], data["y"], data["Xt"], data["yt"]
     GX, GY = data["GX"], data["GY"]
     colours = np.where(y == 1, "tab:orange", "tab:blue")
-    fig = Figure(figsize=(16, 5), layout="constrained")
-    ax1, ax2, ax3 = fig.subplots(1, 3)
+    fig = Figure(figsize=(21, 5), layout="constrained")
+    ax1, ax2, ax3, ax4 = fig.subplots(1, 4)
 
     cs = ax1.contourf(GX, GY, data["density"], levels=14, cmap="viridis")
     fig.colorbar(cs, ax=ax1, label="density")
@@ -275,7 +298,14 @@ def _plot(path: Path, data: dict[str, Any]) -> None:
     ax3.scatter(Xt[:, 0], Xt[:, 1], c=np.where(yt == 1, "tab:orange", "tab:blue"), s=2,
                 linewidths=0)
     ax3.set_title("Kernel ridge by CG; held-out points")
-    for ax in (ax1, ax2, ax3):
+    ax4.scatter(X[:, 0], X[:, 1], c="0.85", s=2, linewidths=0)
+    u, c = X[data["uniform"]], X[data["coreset"]]
+    ax4.scatter(u[:, 0], u[:, 1], marker="x", c="tab:gray", s=30, label="random subsample")
+    ax4.scatter(c[:, 0], c[:, 1], c="tab:red", s=30, edgecolors="black", linewidths=0.5,
+                label="kernel thinning")
+    ax4.legend(loc="lower left")
+    ax4.set_title(f"{len(c)}-point coreset (Compress++)")
+    for ax in (ax1, ax2, ax3, ax4):
         ax.set_aspect("equal")
         ax.set_xlabel("x1")
         ax.set_ylabel("x2")
