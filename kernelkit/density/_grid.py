@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from ..exceptions import InputValueError, ParameterError
 from ._bandwidth import select_bandwidth
@@ -162,6 +161,8 @@ def grid_density(X: Any, *, grid_size: Any = 256, bandwidth: Any = "scott",
         half = s - 1 if not np.isfinite(reach) else \
             min(s - 1, int(math.ceil(reach * hk[k] / steps[k])) + 1)
         offsets.append(np.arange(-half, half + 1) * steps[k] / hk[k])
+    from scipy.signal import fftconvolve  # lazily: slow to import, only needed here
+
     if dk.name == "gaussian":  # separable: one 1-D convolution per axis
         smooth = counts
         for k in range(d):

@@ -19,9 +19,10 @@ from sklearn.utils.validation import (
 )
 
 from .._validation import is_dask
-from ..exceptions import InputTypeError, InputValueError, ParameterError, ShapeError
+from ..exceptions import InputValueError, ParameterError
 from ..kernels import Kernel
 from ._bandwidth import SELECTORS, select_bandwidth
+from ._dask import check_dask_queries, reject_dask_fit
 from ._exact import EXACT_EPS, PreparedPoints, log_kernel_sums, prepare_points
 from ._grid import GridDensity
 from ._kernels import SKLEARN_KERNELS, DensityKernel, resolve_kernel
@@ -172,14 +173,7 @@ class KernelDensity(BaseEstimator):
             ``X.compute()`` (or a subsample) and score Dask queries with
             :meth:`score_samples`.
         """
-        for name, value in (("X", X), ("sample_weight", sample_weight)):
-            if is_dask(value):
-                raise InputTypeError(
-                    f"KernelDensity.fit got a Dask array as {name}; the fitted points are "
-                    "the model itself and every worker needs all of them, so fit on an "
-                    f"in-memory array: fit({name}={name}.compute()) if it fits in memory, "
-                    "or fit on a subsample. Queries may be Dask arrays: "
-                    "score_samples(Q_dask) runs on the cluster.")
+        reject_dask_fit("KernelDensity", X=X, sample_weight=sample_weight)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
@@ -266,34 +260,11 @@ class KernelDensity(BaseEstimator):
 
     def _score_dask(self, X: Any) -> Any:
         """score_samples for a Dask array: one pure task per row chunk, state shared once."""
-        from .._optional import import_optional
         from ..distributed import map_row_chunks, share
 
-        da = import_optional("dask.array")
-        if not isinstance(X, da.Array):
-            raise InputTypeError(
-                f"X is a {type(X).__name__} from dask; pass a dask.array.Array (for a "
-                "Dask DataFrame: df.to_dask_array(lengths=True)).")
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ShapeError(
-                f"X has shape {X.shape}, but KernelDensity was fitted on "
-                f"{self.n_features_in_} features; pass an array of shape "
-                f"(n_queries, {self.n_features_in_}).")
-        if any(math.isnan(c) for c in X.chunks[0]):
-            raise InputValueError(
-                f"X has unknown chunk sizes (shape {X.shape}); call "
-                "X = X.compute_chunk_sizes() first.")
-        kind = np.dtype(X.dtype).kind
-        if kind not in "biuf":
-            raise InputTypeError(
-                f"X has dtype {X.dtype}, which is not a real number type; pass float32 or "
-                "float64 data.")
-        dtype = np.dtype(X.dtype) if X.dtype in (np.float32, np.float64) else \
-            np.dtype(np.float64)
-        if dtype != self.X_.dtype:
-            dtype = np.dtype(np.float64)
-        if X.dtype != dtype:
-            X = X.astype(dtype)
+        X = check_dask_queries(X, self.n_features_in_, "KernelDensity")
+        dtype = X.dtype if X.dtype == self.X_.dtype else np.dtype(np.float64)
+        X = X.astype(dtype) if X.dtype != dtype else X
         out_dtype = np.result_type(dtype, self.X_.dtype)
         return map_row_chunks(_score_chunk, X, share(self._state), dtype=out_dtype,
                               name="kde-score", rtol=float(self.rtol),

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from .._validation import is_dask
 from ..exceptions import ParameterError
 from ._bandwidth import SELECTORS, select_bandwidth
+from ._dask import check_dask_queries, reject_dask_fit
 
 __all__ = ["KernelDensityTransformer", "kernel_cdf"]
 
@@ -129,7 +132,14 @@ class KernelDensityTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
         Returns
         -------
         self : KernelDensityTransformer
+
+        Raises
+        ------
+        InputTypeError
+            If X is a Dask array (the sorted columns are the model; fit on
+            ``X.compute()`` or a subsample). :meth:`transform` accepts Dask arrays.
         """
+        reject_dask_fit("KernelDensityTransformer", X=X)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         X64 = X.astype(np.float64)
         d = X.shape[1]
@@ -156,26 +166,57 @@ class KernelDensityTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstim
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            A Dask array (chunked by rows) is transformed lazily on the cluster: the
+            fitted columns are placed on the workers once, one task per row chunk.
 
         Returns
         -------
-        Xt : ndarray of shape (n_samples, n_features), values in [0, 1]
-            Same float dtype as X (float32 stays float32).
+        Xt : ndarray or dask.array.Array of shape (n_samples, n_features), values in [0, 1]
+            Same float dtype as X (float32 stays float32); lazy when X is a Dask array.
         """
         check_is_fitted(self)
+        state = _TransformState(self.kernel, self._data, self.bandwidths_, self._ends)
+        if is_dask(X):
+            from ..distributed import map_row_chunks, share
+
+            X = check_dask_queries(X, self.n_features_in_, "KernelDensityTransformer")
+            return map_row_chunks(_transform_chunk, X, share(state), dtype=X.dtype,
+                                  tail=(self.n_features_in_,), name="kde-transform")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        out = np.empty(X.shape, dtype=np.float64)
-        for k, col in enumerate(self._data):
-            cumw = np.arange(1, col.size + 1, dtype=np.float64)
-            F = _kde_cdf(self.kernel, col, cumw, np.ones(col.size), self.bandwidths_[k],
-                         X[:, k].astype(np.float64))
-            lo, hi = self._ends[k]
-            span = hi - lo
-            out[:, k] = (F - lo) / span if span > 0 else 0.5
-        return np.clip(out, 0.0, 1.0).astype(X.dtype, copy=False)
+        return _transform_block(X, state)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+@dataclass(frozen=True)
+class _TransformState:
+    """The fitted transformer's state (one object: ``client.scatter`` would split a tuple)."""
+
+    kernel: str
+    data: list[np.ndarray]  # sorted training columns
+    bandwidths: np.ndarray
+    ends: np.ndarray  # F(min), F(max) per feature
+
+
+def _transform_block(X: np.ndarray, state: _TransformState) -> np.ndarray:
+    """The transform of validated rows X, from the fitted state."""
+    kernel, data, bandwidths, ends = state.kernel, state.data, state.bandwidths, state.ends
+    out = np.empty(X.shape, dtype=np.float64)
+    for k, col in enumerate(data):
+        cumw = np.arange(1, col.size + 1, dtype=np.float64)
+        F = _kde_cdf(kernel, col, cumw, np.ones(col.size), bandwidths[k],
+                     X[:, k].astype(np.float64))
+        lo, hi = ends[k]
+        span = hi - lo
+        out[:, k] = (F - lo) / span if span > 0 else 0.5
+    return np.clip(out, 0.0, 1.0).astype(X.dtype, copy=False)
+
+
+def _transform_chunk(X: np.ndarray, state: _TransformState) -> np.ndarray:
+    """One Dask task: validate one row chunk like the in-memory path, then transform it."""
+    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    return _transform_block(X, state)

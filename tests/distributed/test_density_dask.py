@@ -8,17 +8,19 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp as dense_lse
 
-from kernelkit.density import KernelDensity
+from kernelkit.density import KernelDensity, KernelDensityTransformer
 from kernelkit.exceptions import InputTypeError, InputValueError, ShapeError
 from kernelkit.testing._tolerances import REDUCTION_RTOL, TOLERANCES
 
 da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
 
 #: Fitted points: above the pruning threshold (kernelkit.density._exact.MIN_POINTS = 4096),
 #: so the pruned path and its index are what runs on the workers.
 M = 5000
-N = 2000
-ROWS = 500  # 4 tasks
+N = 1000
+ROWS = 250  # 4 tasks
+RTOLS = (0.0, 1e-3)
 
 
 def _data(rng, dtype, d=2):
@@ -48,32 +50,39 @@ def _log_close(actual, expected, atol, what):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rtol", [0.0, 1e-3])
 @pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov"])
-def test_score_samples_on_the_cluster_equals_in_memory(client, rng, kernel, rtol, dtype):
+def test_score_samples_on_the_cluster_equals_in_memory(client, rng, kernel, dtype):
     X, Q, w = _data(rng, dtype)
-    X0, Q0 = X.copy(), Q.copy()
-    kde = KernelDensity(kernel=kernel, bandwidth=0.3, rtol=rtol).fit(X, sample_weight=w)
+    X0, Q0, w0 = X.copy(), Q.copy(), w.copy()
     Qd = da.from_array(Q, chunks=(ROWS, -1))
-    out = kde.score_samples(Qd)
-    assert isinstance(out, da.Array)  # lazy
-    assert out.chunks == (Qd.chunks[0],) and out.dtype == dtype
-    got = out.compute()
-    assert got.dtype == dtype
+    models, lazy = {}, {}
+    for rtol in RTOLS:
+        models[rtol] = KernelDensity(kernel=kernel, bandwidth=0.3, rtol=rtol).fit(
+            X, sample_weight=w)
+        lazy[rtol] = models[rtol].score_samples(Qd)
+        assert isinstance(lazy[rtol], da.Array)  # lazy
+        assert lazy[rtol].chunks == (Qd.chunks[0],) and lazy[rtol].dtype == dtype
+    results = dict(zip(RTOLS, dask.compute(*lazy.values()), strict=True))
     tol = REDUCTION_RTOL[dtype]
-    # Each task is exactly the in-memory estimator on its chunk.
-    by_chunk = np.concatenate([kde.score_samples(Q[i:i + ROWS]) for i in range(0, N, ROWS)])
-    _log_close(got, by_chunk, tol, "vs in-memory chunk by chunk")
-    # Against one in-memory call on all queries: pruning decisions depend on the query
-    # batch, so with rtol > 0 each side may skip up to rtol/2 of a density (both within
-    # the guarantee); with rtol = 0 they agree to the engine's accuracy.
-    _log_close(got, kde.score_samples(Q), tol + 0.5 * rtol, "vs in-memory, all queries")
-    # Against a dense float64 oracle, on a subset of the queries.
-    sub = slice(0, N, 10)
-    _log_close(got[sub], _oracle(kernel, X, Q[sub], 0.3, w),
-               TOLERANCES[dtype]["rtol"] + 0.5 * rtol, "vs dense oracle")
+    oracle = _oracle(kernel, X, Q[::10], 0.3, w)
+    for rtol, got in results.items():
+        kde, what = models[rtol], f"rtol={rtol}"
+        assert got.dtype == dtype
+        # Each task is exactly the in-memory estimator on its chunk.
+        by_chunk = np.concatenate([kde.score_samples(Q[i:i + ROWS])
+                                   for i in range(0, N, ROWS)])
+        _log_close(got, by_chunk, tol, f"{what}: vs in-memory chunk by chunk")
+        # Against one in-memory call on all queries: pruning decisions depend on the query
+        # batch, so with rtol > 0 each side may skip up to rtol/2 of a density (both within
+        # the guarantee); with rtol = 0 they agree to the engine's accuracy.
+        _log_close(got, kde.score_samples(Q), tol + 0.5 * rtol,
+                   f"{what}: vs in-memory, all queries")
+        # Against a dense float64 oracle, on a subset of the queries.
+        _log_close(got[::10], oracle, TOLERANCES[dtype]["rtol"] + 0.5 * rtol,
+                   f"{what}: vs dense oracle")
     np.testing.assert_array_equal(X, X0)  # inputs untouched
     np.testing.assert_array_equal(Q, Q0)
+    np.testing.assert_array_equal(w, w0)
 
 
 def test_score_is_a_lazy_scalar(client, rng):
@@ -89,12 +98,12 @@ def test_fitted_state_is_placed_once_not_copied_into_each_task(client, rng):
     kde = KernelDensity(bandwidth=0.3).fit(X)
     assert kde._state.prepared is not None  # the pruning index is part of the state
     state_bytes = len(pickle.dumps(kde._state))
-    out = kde.score_samples(da.from_array(Q, chunks=(100, -1)))  # 20 tasks
+    out = kde.score_samples(da.from_array(Q, chunks=(100, -1)))  # 10 tasks
     graph = dict(out.__dask_graph__())
     assert len(pickle.dumps(graph)) < Q.nbytes + state_bytes / 2
     chunk_keys = {key for key in graph if key[0].startswith("array-")}
     tasks = [t for key, t in graph.items() if key[0].startswith("kde-score")]
-    assert len(tasks) == 20
+    assert len(tasks) == 10
     shared = {frozenset(t.dependencies - chunk_keys) for t in tasks}
     assert len(shared) == 1  # every task depends on the same single state key
     (state_key,) = shared.pop()
@@ -116,6 +125,22 @@ def test_grid_method_and_mixed_dtypes(client, rng):
         _log_close(out.compute(), expected, REDUCTION_RTOL[np.float64], "mixed dtypes")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transformer_on_the_cluster_equals_in_memory(client, rng, dtype):
+    X, Q, _ = _data(rng, dtype, d=3)
+    Q0 = Q.copy()
+    tr = KernelDensityTransformer(bandwidth=0.2, kernel="epanechnikov").fit(X)
+    out = tr.transform(da.from_array(Q, chunks=(ROWS, -1)))
+    assert isinstance(out, da.Array) and out.chunks == ((ROWS,) * 4, (3,))
+    got = out.compute()
+    assert got.dtype == dtype
+    # Each row is transformed independently: identical to the in-memory transform.
+    np.testing.assert_allclose(got, tr.transform(Q), rtol=0, atol=REDUCTION_RTOL[dtype])
+    np.testing.assert_array_equal(Q, Q0)
+    with pytest.raises(InputTypeError, match=r"X\.compute\(\)"):
+        KernelDensityTransformer().fit(da.from_array(X, chunks=(1000, -1)))
+
+
 def test_fit_on_dask_raises_a_clear_error(rng):
     X, _, w = _data(rng, np.float64)
     with pytest.raises(InputTypeError, match=r"X\.compute\(\)"):
@@ -135,7 +160,7 @@ def test_bad_dask_queries(client, rng):
     with pytest.raises(InputTypeError, match="real number"):
         kde.score_samples(Qd.astype(np.complex128))
     bad = Q.copy()
-    bad[1234, 1] = np.nan  # checked by the task that reads it, like the in-memory path
+    bad[567, 1] = np.nan  # checked by the task that reads it, like the in-memory path
     out = kde.score_samples(da.from_array(bad, chunks=(ROWS, -1)))
     with pytest.raises(ValueError, match="NaN"):
         out.compute()
