@@ -164,3 +164,19 @@ def test_bad_dask_queries(client, rng):
     out = kde.score_samples(da.from_array(bad, chunks=(ROWS, -1)))
     with pytest.raises(ValueError, match="NaN"):
         out.compute()
+
+
+def test_without_a_client_the_state_is_one_graph_key(monkeypatch, rng):
+    """Local schedulers: the state is one key every task depends on (not one per task)."""
+    from kernelkit.distributed import _map
+
+    monkeypatch.setattr(_map, "active_client", lambda: None)  # as if no Client existed
+    X, Q, _ = _data(rng, np.float64)
+    kde = KernelDensity(kernel="gaussian", bandwidth=0.3).fit(X)
+    out = kde.score_samples(da.from_array(Q, chunks=(ROWS, -1)))
+    graph = dict(out.__dask_graph__())
+    tasks = [t for key, t in graph.items() if key[0].startswith("kde-score")]
+    state_keys = {k for t in tasks for k in t.dependencies if not k[0].startswith("array-")}
+    assert len(tasks) == 4 and len(state_keys) == 1
+    got = out.compute(scheduler="sync")
+    _log_close(got, kde.score_samples(Q), REDUCTION_RTOL[np.float64], "no client")
