@@ -61,7 +61,8 @@ class GaussianProcessRegressor(KernelCloneMixin, MultiOutputMixin, RegressorMixi
     Prior covariance ``output_scale * kernel(x, x')`` plus ``noise`` on the diagonal,
     zero mean. The hyper-parameters θ = log(bandwidth(s), output_scale, noise) maximise
     the log marginal likelihood by L-BFGS-B with analytic gradients (one Cholesky
-    factorisation and one inverse from it, ``potri``, per evaluation).
+    factorisation and one inverse from it per evaluation; the squared distances are
+    computed once per fit for a scalar bandwidth).
 
     Parameters
     ----------
@@ -152,14 +153,23 @@ class GaussianProcessRegressor(KernelCloneMixin, MultiOutputMixin, RegressorMixi
         return new
 
     def _lml(self, theta: np.ndarray, X: np.ndarray, Y: np.ndarray, kernel: Kernel,
-             eval_gradient: bool) -> tuple[float, np.ndarray]:
-        """Log marginal likelihood at θ and its gradient (empty when not requested)."""
+             eval_gradient: bool, D2: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """Log marginal likelihood at θ and its gradient (empty when not requested).
+
+        ``D2``: unscaled squared distances ||x_i - x_j||² (computed once per fit) for a
+        scalar bandwidth, so each evaluation only rescales them.
+        """
         n, t = Y.shape
         n_bw = len(theta) - 2
         scale, noise = math.exp(theta[-2]), math.exp(theta[-1])
         k: Any = self._with_bandwidth(kernel, theta[:n_bw]) if isinstance(
             kernel, StationaryKernel) else kernel
-        K0 = dense_gram(k, X)
+        S = None
+        if D2 is not None and n_bw == 1:
+            S = D2 / float(k.bandwidth) ** 2
+            K0 = k._profile(S, np)
+        else:
+            K0 = dense_gram(k, X)
         K = K0 * scale
         K.flat[:: n + 1] += noise
         L = cholesky_inplace(K, "output_scale K + noise I", "increase noise")
@@ -168,10 +178,9 @@ class GaussianProcessRegressor(KernelCloneMixin, MultiOutputMixin, RegressorMixi
                - t * float(np.log(np.diag(L)).sum()) - 0.5 * n * t * math.log(2 * math.pi))
         if not eval_gradient:
             return lml, np.empty(0)
-        Kinv, info = scipy.linalg.lapack.dpotri(L, lower=1)
-        if info != 0:  # pragma: no cover - L came from a successful Cholesky
-            raise np.linalg.LinAlgError("potri failed")
-        Kinv = np.tril(Kinv) + np.tril(Kinv, -1).T
+        # K⁻¹ by two triangular solves against I (OpenBLAS's trsm beats potri here)
+        Kinv = scipy.linalg.cho_solve((L, True), np.eye(n), overwrite_b=True,
+                                      check_finite=False)
         Q = alpha @ alpha.T
         Q -= t * Kinv
         del Kinv
@@ -180,7 +189,8 @@ class GaussianProcessRegressor(KernelCloneMixin, MultiOutputMixin, RegressorMixi
         grad[-1] = 0.5 * noise * float(np.trace(Q))
         if n_bw:
             kb = k.bandwidth
-            S = k._sqdist(X, X, np)
+            if S is None:
+                S = k._sqdist(X, X, np)
             G = _profile_slope(k, S)
             if n_bw == 1:
                 grad[0] = 0.5 * scale * float(np.einsum("ij,ij->", Q, G * S))
@@ -288,11 +298,14 @@ class GaussianProcessRegressor(KernelCloneMixin, MultiOutputMixin, RegressorMixi
 
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
             try:
-                lml, grad = self._lml(theta, X, Y, kernel, True)
+                lml, grad = self._lml(theta, X, Y, kernel, True, D2)
             except Exception:  # a non-PSD corner of the box: steer away from it
                 return np.inf, np.zeros_like(theta)
             return -lml, -grad
 
+        D2 = None
+        if n_bw == 1:
+            D2 = kernel._sqdist(X, X, np) * float(kernel.bandwidth) ** 2  # type: ignore[attr-defined]
         rng = check_random_state(self.random_state)
         starts = [theta0] + [rng.uniform(bounds[:, 0], bounds[:, 1])
                              for _ in range(self.n_restarts)]
