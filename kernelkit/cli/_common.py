@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 
 __all__ = ["make_console", "time_calls", "median", "fmt_rate", "fmt_seconds",
@@ -102,3 +105,83 @@ def machine_info() -> dict[str, Any]:
     except Exception:  # pragma: no cover - informational only
         info["blas"] = "unknown"
     return info
+
+
+def read_table(path: str | Path, columns: str | None = None) -> tuple[np.ndarray, list[str]]:
+    r"""Numeric columns of a CSV file (the first row may name the columns) or a .npy file.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.npy`` (1-D or 2-D numeric array) or comma-separated text.
+    columns : str, default=None
+        Comma-separated column names or 0-based indices to keep; None keeps all.
+
+    Returns
+    -------
+    data : ndarray of shape (n_rows, n_columns), float64
+    names : list of str
+        Column names (from the header, else the indices as strings).
+
+    Raises
+    ------
+    InputValueError
+        Missing or empty file, non-numeric values, unknown columns.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
+    >>> _ = path.write_text("a,b\n1,2\n3,4\n")
+    >>> data, names = read_table(path, "b")
+    >>> data.ravel().tolist(), names
+    ([2.0, 4.0], ['b'])
+    """
+    from ..exceptions import InputValueError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputValueError(f"{path}: no such file.")
+    if p.suffix == ".npy":
+        data = np.load(p, allow_pickle=False)
+        if data.ndim not in (1, 2) or not np.issubdtype(data.dtype, np.number):
+            raise InputValueError(f"{path}: expected a 1-D or 2-D numeric array, got "
+                                  f"{data.ndim}-D {data.dtype}.")
+        data = np.asarray(data[:, None] if data.ndim == 1 else data, dtype=np.float64)
+        names = [str(i) for i in range(data.shape[1])]
+    else:
+        with p.open(newline="") as f:
+            first = next((r for r in csv.reader(f) if r), None)
+        if first is None:
+            raise InputValueError(f"{path} is empty.")
+        try:
+            [float(v) for v in first]
+            header = False
+            names = [str(i) for i in range(len(first))]
+        except ValueError:
+            header = True
+            names = [c.strip() for c in first]
+        try:
+            data = np.loadtxt(p, delimiter=",", skiprows=int(header), ndmin=2,
+                              dtype=np.float64)
+        except ValueError as exc:
+            raise InputValueError(f"{path}: non-numeric value or ragged row ({exc}); "
+                                  "select numeric columns with --columns.") from None
+        if data.size and data.shape[1] != len(names):
+            raise InputValueError(f"{path}: the header names {len(names)} columns but the "
+                                  f"rows have {data.shape[1]}.")
+    if columns:
+        idx = []
+        for c in columns.split(","):
+            c = c.strip()
+            if c in names:
+                idx.append(names.index(c))
+            elif c.isdigit() and int(c) < data.shape[1]:
+                idx.append(int(c))
+            else:
+                raise InputValueError(f"--columns: {c!r} is not a column of {path} "
+                                      f"(columns: {', '.join(names)}).")
+        data, names = data[:, idx], [names[i] for i in idx]
+    if data.ndim != 2 or data.shape[0] == 0:
+        raise InputValueError(f"{path} has no data rows.")
+    return data, names

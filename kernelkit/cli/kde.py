@@ -7,13 +7,12 @@ import csv
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import InputValueError
-from ._common import fmt_seconds, make_console
+from ._common import fmt_seconds, make_console, read_table
 
 HELP = ("Fit a kernel density estimate to DATA (CSV with a header, or .npy) and score "
         "it, optionally at other points, with modes and a plot.")
@@ -57,47 +56,6 @@ def validate(args: argparse.Namespace) -> str | None:
     if args.rtol < 0:
         return f"--rtol must be >= 0, got {args.rtol}"
     return None
-
-
-def _read_table(path: str, columns: str | None) -> tuple[np.ndarray, list[str]]:
-    """Numeric columns of a CSV (optional header) or .npy file."""
-    p = Path(path)
-    if not p.exists():
-        raise InputValueError(f"{path}: no such file.")
-    if p.suffix == ".npy":
-        data = np.load(p, allow_pickle=False)
-        data = data[:, None] if data.ndim == 1 else data
-        names = [str(i) for i in range(data.shape[1])]
-    else:
-        with p.open(newline="") as f:
-            rows = [r for r in csv.reader(f) if r]
-        if not rows:
-            raise InputValueError(f"{path} is empty.")
-        try:
-            [float(v) for v in rows[0]]
-            names = [str(i) for i in range(len(rows[0]))]
-        except ValueError:
-            names, rows = [c.strip() for c in rows[0]], rows[1:]
-        try:
-            data = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
-        except ValueError as exc:
-            raise InputValueError(f"{path}: non-numeric value ({exc}); select numeric "
-                                  "columns with --columns.") from None
-    if columns:
-        idx = []
-        for c in columns.split(","):
-            c = c.strip()
-            if c in names:
-                idx.append(names.index(c))
-            elif c.isdigit() and int(c) < data.shape[1]:
-                idx.append(int(c))
-            else:
-                raise InputValueError(f"--columns: {c!r} is not a column of {path} "
-                                      f"(columns: {', '.join(names)}).")
-        data, names = data[:, idx], [names[i] for i in idx]
-    if data.ndim != 2 or data.shape[0] == 0:
-        raise InputValueError(f"{path} has no data rows.")
-    return data, names
 
 
 def _score(kde: Any, Q: np.ndarray, console: Any) -> np.ndarray:
@@ -154,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
     from ..density import KernelDensity
 
     console = make_console(stderr=args.json)
-    X, names = _read_table(args.data, args.columns)
-    Q = X if args.query is None else _read_table(args.query, args.columns)[0]
+    X, names = read_table(args.data, args.columns)
+    Q = X if args.query is None else read_table(args.query, args.columns)[0]
     if Q.shape[1] != X.shape[1]:
         raise InputValueError(f"--query has {Q.shape[1]} columns but DATA has {X.shape[1]}; "
                               "select the same columns with --columns.")

@@ -86,18 +86,18 @@ def _kernel(args: argparse.Namespace, *samples: np.ndarray) -> Any:
 
 
 def _load(args: argparse.Namespace) -> dict[str, Any]:
-    from .kde import _read_table
+    from ._common import read_table
 
     if args.kind == "two-sample":
-        A, names_a = _read_table(args.a, args.columns)
-        B, names_b = _read_table(args.b, args.columns)
+        A, names_a = read_table(args.a, args.columns)
+        B, names_b = read_table(args.b, args.columns)
         if A.shape[1] != B.shape[1]:
             raise InputValueError(
                 f"{args.a} has {A.shape[1]} columns but {args.b} has {B.shape[1]}; both "
                 "samples need the same columns (select them with --columns)."
             )
         return {"X": A, "Y": B, "x_columns": names_a, "y_columns": names_b}
-    data, names = _read_table(args.data, None)
+    data, names = read_table(args.data, None)
     X, nx = _select(data, names, args.x, "--x", args.data)
     Y, ny = _select(data, names, args.y, "--y", args.data)
     return {"X": X, "Y": Y, "x_columns": nx, "y_columns": ny}

@@ -70,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..coresets import coreset_mmd, kernel_thinning
     from ..coresets._prepare import check_data, median_bandwidth
-    from .kde import _read_table
+    from ._common import read_table
 
     console = make_console()
-    X, names = _read_table(args.data, args.columns)
+    X, names = read_table(args.data, args.columns)
     X = check_data(X)
     n = X.shape[0]
     rng = np.random.default_rng(args.seed)
