@@ -7,12 +7,14 @@
 - :func:`rls_sample` / :func:`ridge_leverage_scores`: centres drawn by approximate ridge
   leverage scores without forming the kernel matrix.
 - :func:`sample_dpp`: exact DPP / k-DPP samples.
+- :func:`approximate`: the planner; picks the cheapest method and rank meeting ``rtol``.
 """
 
 from ._dpp import sample_dpp
 from ._features import RandomFeatures
 from ._leverage import ridge_leverage_scores, rls_sample
 from ._nystroem import LowRankOperator, Nystroem
+from ._planner import Approximation, approximate
 
-__all__ = ["RandomFeatures", "Nystroem", "LowRankOperator", "ridge_leverage_scores",
-           "rls_sample", "sample_dpp"]
+__all__ = ["approximate", "Approximation", "RandomFeatures", "Nystroem", "LowRankOperator",
+           "ridge_leverage_scores", "rls_sample", "sample_dpp"]

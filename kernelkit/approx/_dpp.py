@@ -34,7 +34,8 @@ def _select_k_eigenvectors(eigvals: np.ndarray, k: int, rng: np.random.Generator
             f"the kernel matrix has fewer than k={k} positive eigenvalues, so no set of "
             f"{k} items has positive probability; ask for fewer items."
         )
-    chosen, remaining = [], k
+    chosen: list[int] = []
+    remaining = k
     for n in range(eigvals.shape[0], 0, -1):
         if remaining == 0:
             break

@@ -53,7 +53,7 @@ _OVERSAMPLE = 3.0
 _BASE_SIZE = 256
 #: The top level costs ~ n * m^2 flops for a dictionary of m points; m is capped so that
 #: this stays near this many flops (and within [_MIN_DICT, _MAX_DICT]).
-_FLOP_BUDGET = 4e10
+_FLOP_BUDGET = 1e10
 _MIN_DICT = 128
 _MAX_DICT = 4096
 

@@ -55,7 +55,7 @@ def _auto_regularization(kernel: Kernel, X: np.ndarray, m: int,
                          rng: np.random.Generator) -> float:
     """λ with d_eff(λ) ≈ m / 2, from the spectrum of a uniform subsample (scaled by n/s)."""
     n = X.shape[0]
-    s = min(n, max(2 * m, 500), 1500)
+    s = min(n, max(2 * m, 256), 1000)
     sub = X[rng.choice(n, s, replace=False)]
     with small_blas(s):
         mu = np.maximum(scipy.linalg.eigvalsh(kernel_block(kernel, sub, sub)), 0.0) * (n / s)
@@ -119,7 +119,8 @@ class LowRankOperator(LinearOperator):
         return np.einsum("ij,ij->i", self.features, self.features)
 
     def solve(self, b: Any, alpha: float) -> np.ndarray:
-        """Solve (Φ Φᵀ + α I) x = b by the Woodbury identity in O(n r + r³).
+        """Solve (Φ Φᵀ + α I) x = b by the Woodbury identity in O(n r + r³) (directly in
+        O(n³) when r > n).
 
         Parameters
         ----------
@@ -135,6 +136,13 @@ class LowRankOperator(LinearOperator):
         B = check_array(b, "b", ndim=(1, 2)).astype(np.float64)
         if B.shape[0] != self.shape[0]:
             raise ShapeError(f"b has {B.shape[0]} rows but the operator has {self.shape[0]}.")
+        n = self.shape[0]
+        if self.rank > n:  # more features than rows: factor the n x n matrix instead
+            if alpha not in self._factors:
+                Phi = self.features
+                self._factors[alpha] = stable_cholesky(Phi @ Phi.T + alpha * np.eye(n))
+            return np.asarray(scipy.linalg.cho_solve((self._factors[alpha], True), B,
+                                                     check_finite=False))
         if alpha not in self._factors:
             self._factors[alpha] = stable_cholesky(self._gram + alpha * np.eye(self.rank))
         L = self._factors[alpha]

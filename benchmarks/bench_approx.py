@@ -1,0 +1,195 @@
+"""Kernel approximations vs scikit-learn's RBFSampler and Nystroem, in one run.
+
+Usage::
+
+    python benchmarks/bench_approx.py             # full (~10 min on a quiet 2-core box)
+    python benchmarks/bench_approx.py --quick     # < 60 s version
+    python benchmarks/bench_approx.py --repeats 5 --markdown --json approx.json
+
+Tables:
+  features  relative Frobenius error ||K - Z Zᵀ|| / ||K|| of the Gaussian kernel at equal
+            n_components, kernelkit methods vs sklearn RBFSampler (ratio < 1: better), d = 8..64
+  mse       Monte-Carlo MSE of pointwise kernel estimates, positive (FAVOR+) and Fourier
+            features with i.i.d. / orthogonal / simplex directions
+  nystroem  spectral-norm error on very unequal clusters: uniform (kernelkit and sklearn
+            Nystroem) vs RLS centres; how many RLS centres reach uniform's error
+  rls       seconds to draw 1000 centres by ridge leverage scores from 1e6 points (1e5 quick)
+  planner   approximate(): chosen method, rank, error, planning overhead / build time
+Medians over --repeats. The machine may be shared: compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(_REPO))
+
+from sklearn.kernel_approximation import Nystroem as SkNystroem  # noqa: E402
+from sklearn.kernel_approximation import RBFSampler  # noqa: E402
+
+from kernelkit.approx import Nystroem, RandomFeatures, approximate, rls_sample  # noqa: E402
+from kernelkit.approx._features import sample_frequencies  # noqa: E402
+from kernelkit.approx._spectral import spectrum_of  # noqa: E402
+from kernelkit.kernels import Gaussian  # noqa: E402
+
+
+def _table(title: str, header: list[str], rows: list[list[Any]], markdown: bool) -> str:
+    cells = [[f"{c:.3g}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    if markdown:
+        lines = [f"### {title}", "", "| " + " | ".join(header) + " |",
+                 "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in cells]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    out = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out) + "\n"
+
+
+def bench_features(dims: list[int], n: int, n_components: int, repeats: int) -> list[list[Any]]:
+    rows = []
+    for d in dims:
+        rng = np.random.default_rng(d)
+        X = rng.normal(size=(n, d))
+        h = float(np.sqrt(d))  # keeps kernel values O(1) across d
+        K = Gaussian(bandwidth=h)(X)
+        norm = np.linalg.norm(K)
+        errs: dict[str, list[float]] = {}
+        for r in range(repeats):
+            sk = RBFSampler(gamma=0.5 / h**2, n_components=n_components, random_state=r)
+            Z = sk.fit_transform(X)
+            errs.setdefault("sklearn RBFSampler", []).append(np.linalg.norm(K - Z @ Z.T) / norm)
+            for method in ("iid", "orthogonal", "structured", "simplex", "qmc"):
+                Z = RandomFeatures(kernel=Gaussian(bandwidth=h), n_components=n_components,
+                                   method=method, random_state=r).fit_transform(X)
+                errs.setdefault(method, []).append(np.linalg.norm(K - Z @ Z.T) / norm)
+        base = statistics.median(errs["sklearn RBFSampler"])
+        for name, e in errs.items():
+            med = statistics.median(e)
+            rows.append([d, n_components, name, med, med / base])
+    return rows
+
+
+def bench_mse(d: int, draws: int) -> list[list[Any]]:
+    rng = np.random.default_rng(0)
+    spectrum = spectrum_of(Gaussian())
+    rows = []
+    for kind, scale in (("positive", 0.1), ("fourier", 0.3)):
+        X = scale * rng.normal(size=(16, d))
+        X -= X.mean(axis=0)
+        K = Gaussian()(X)
+        sq = (X * X).sum(axis=1)
+        res = {}
+        for coupling in ("iid", "orthogonal", "simplex"):
+            errs = []
+            for s in range(draws):
+                W = sample_frequencies(spectrum, coupling, d, d, np.random.default_rng(s))
+                if kind == "positive":
+                    Z = np.exp(X @ W.T - sq[:, None]) / np.sqrt(d)
+                else:
+                    P = X @ W.T
+                    Z = np.c_[np.cos(P), np.sin(P)] / np.sqrt(d)
+                errs.append(((Z @ Z.T - K) ** 2).mean())
+            res[coupling] = (float(np.mean(errs)), float(np.std(errs) / np.sqrt(draws)))
+        for coupling, (mse, se) in res.items():
+            rows.append([kind, d, coupling, mse, se, mse / res["iid"][0]])
+    return rows
+
+
+def _spectral_error(K: np.ndarray, Z: np.ndarray) -> float:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return float(np.linalg.eigvalsh(K - Z @ Z.T)[-1])
+
+
+def bench_nystroem(n_big: int, m: int, repeats: int) -> list[list[Any]]:
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 0.3, (n_big, 2)), rng.normal(5, 0.3, (n_big // 100, 2)),
+              rng.normal(-5, 0.3, (n_big // 100, 2)), rng.normal((5, -5), 0.3, (5, 2))]
+    kernel = Gaussian(bandwidth=0.5)
+    K = kernel(X)
+    rows = []
+
+    def med(make: Any) -> float:
+        return statistics.median(_spectral_error(K, make(r).fit_transform(X))
+                                 for r in range(repeats))
+
+    uni = med(lambda r: Nystroem(kernel=kernel, n_components=m, random_state=r))
+    sk = med(lambda r: SkNystroem(kernel="rbf", gamma=2.0, n_components=m, random_state=r))
+    rows.append(["kernelkit uniform", m, uni, 1.0])
+    rows.append(["sklearn Nystroem", m, sk, sk / uni])
+    for mm in (m // 8, m // 4, m // 2, m):
+        e = med(lambda r, mm=mm: Nystroem(kernel=kernel, n_components=mm, sampling="rls",
+                                          random_state=r))
+        rows.append(["kernelkit rls", mm, e, e / uni])
+    return rows
+
+
+def bench_rls(n: int, repeats: int) -> list[list[Any]]:
+    X = np.random.default_rng(1).normal(size=(n, 5)).astype(np.float32)
+    times = []
+    for r in range(repeats):
+        t = time.perf_counter()
+        rls_sample(Gaussian(bandwidth=1.0), X, 1000, regularization=1.0, random_state=r)
+        times.append(time.perf_counter() - t)
+    return [[n, 1000, statistics.median(times)]]
+
+
+def bench_planner(n: int, repeats: int) -> list[list[Any]]:
+    X = np.random.default_rng(2).normal(size=(n, 3))
+    rows = []
+    for rtol in (1e-1, 1e-2):
+        runs = [approximate(Gaussian(bandwidth=1.0), X, rtol=rtol, random_state=r)
+                for r in range(repeats)]
+        a = runs[0]
+        overhead = statistics.median(x.seconds["planning"] / x.seconds["build"] for x in runs)
+        rows.append([n, rtol, a.method, a.rank, a.error_estimate, overhead])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    q = args.quick
+    results: dict[str, Any] = {}
+    results["features"] = bench_features([8, 16, 32, 64] if not q else [8, 64],
+                                         400 if q else 1000, 128, args.repeats)
+    print(_table("features: relative Frobenius error, Gaussian kernel",
+                 ["d", "n_components", "method", "error", "ratio vs RBFSampler"],
+                 results["features"], args.markdown))
+    results["mse"] = bench_mse(16, 300 if q else 2000)
+    print(_table("mse: Monte-Carlo MSE of kernel estimates (m = d = 16)",
+                 ["features", "d", "coupling", "mse", "s.e.", "ratio vs iid"],
+                 results["mse"], args.markdown))
+    results["nystroem"] = bench_nystroem(1000 if q else 3000, 64, args.repeats)
+    print(_table("nystroem: spectral error on unequal clusters",
+                 ["centres", "m", "||K - K~||_2", "ratio vs uniform"],
+                 results["nystroem"], args.markdown))
+    results["rls"] = bench_rls(100_000 if q else 1_000_000, 1 if q else args.repeats)
+    print(_table("rls: leverage-score sampling time", ["n", "samples", "seconds"],
+                 results["rls"], args.markdown))
+    results["planner"] = bench_planner(5000 if q else 50_000, args.repeats)
+    print(_table("planner: approximate(Gaussian, X, rtol)",
+                 ["n", "rtol", "method", "rank", "held-out error", "planning / build"],
+                 results["planner"], args.markdown))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return results
+
+
+if __name__ == "__main__":
+    main()
