@@ -118,6 +118,12 @@ class KernelDensity(BaseEstimator):
     the engine's own rounding error bound, so the result is as exact as an unpruned
     evaluation. With ``rtol > 0`` the skipped part is at most ``rtol / 2`` of each density.
 
+    On a Dask cluster, :meth:`score_samples` and :meth:`score` accept a Dask array of
+    queries (chunked by rows) and return lazy Dask arrays; the scoring state built at fit
+    (scaled points, weights, pruning index or grid) is placed on the workers once per call
+    and each task scores one chunk. ``fit`` needs in-memory data (a Dask X raises
+    :class:`~kernelkit.exceptions.InputTypeError`). See ``docs/density.md``.
+
     Examples
     --------
     >>> import numpy as np
