@@ -115,7 +115,7 @@ SMALL_DENSE = 1024
 def small_blas(order: int) -> Any:
     """Context limiting BLAS to one thread for a dense problem of this order (if small)."""
     global _controller
-    if order > SMALL_DENSE:
+    if order > SMALL_DENSE or order < 64:  # tiny problems do not start BLAS threads
         return nullcontext()
     if _controller is None:
         from threadpoolctl import ThreadpoolController

@@ -17,7 +17,7 @@ def test_meets_rtol_on_fresh_probes_in_95_percent_of_trials():
     success probability were below 0.95, at most 16 successes would have probability
     > 98 %; we require 18 (so a planner at exactly 0.95 passes with probability 92 %)."""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(800, 2))
+    X = rng.normal(size=(400, 2))
     kernel = Gaussian(bandwidth=1.0)
     ok = 0
     for trial in range(20):
