@@ -179,7 +179,7 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     >>> import numpy as np
     >>> from kernelkit.kernels import Gaussian
     >>> from kernelkit.approx import approximate
-    >>> X = np.random.default_rng(0).normal(size=(2000, 2))
+    >>> X = np.random.default_rng(0).normal(size=(500, 2))
     >>> approx = approximate(Gaussian(bandwidth=1.0), X, rtol=1e-2, random_state=0)
     >>> approx.error_estimate <= 1e-2, approx.rank <= 256
     (True, True)
