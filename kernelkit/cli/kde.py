@@ -13,6 +13,7 @@ import numpy as np
 
 from ..exceptions import InputValueError
 from ._common import fmt_seconds, make_console, read_table
+from ._scheduler import add_scheduler_argument, scheduler_from_args
 
 HELP = ("Fit a kernel density estimate to DATA (CSV with a header, or .npy) and score "
         "it, optionally at other points, with modes and a plot.")
@@ -39,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modes", action="store_true",
                         help="find the modes (Gaussian kernel) and report them")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_scheduler_argument(parser)
 
 
 def validate(args: argparse.Namespace) -> str | None:
@@ -121,7 +123,14 @@ def run(args: argparse.Namespace) -> int:
     kde = KernelDensity(bandwidth=args.bandwidth, kernel=args.kernel, rtol=args.rtol).fit(X)
     t_fit = time.perf_counter() - t0
     t0 = time.perf_counter()
-    logd = _score(kde, Q, console)
+    with scheduler_from_args(args) as client:
+        if client is None:
+            logd = _score(kde, Q, console)
+        else:  # the scoring pass runs on the cluster, one task per row chunk of Q
+            from ..distributed import row_chunks
+
+            with console.status(f"scoring on the Dask cluster at {args.scheduler}"):
+                logd = np.asarray(kde.score_samples(row_chunks(Q)).compute())
     t_score = time.perf_counter() - t0
     modes = kde.modes() if args.modes else None
     if args.out:
