@@ -222,7 +222,14 @@ def median_heuristic(*samples: Any, max_rows: int = MEDIAN_SUBSAMPLE) -> float:
 
 
 def default_kernel(kernel: Any, *samples: np.ndarray) -> Kernel:
-    """``kernel`` itself, or a Gaussian with the median-heuristic bandwidth when None."""
+    """``kernel`` itself, or a Gaussian with the median-heuristic bandwidth when None.
+
+    For Dask samples only the median heuristic's subsample is pulled to the client
+    (:func:`kernelkit.stats._dask.dask_default_kernel`; same rows, same bandwidth)."""
+    if any(type(s).__module__.split(".")[0] == "dask" for s in samples):
+        from ._dask import dask_default_kernel
+
+        return dask_default_kernel(kernel, *samples)
     if kernel is None:
         return Gaussian(bandwidth=median_heuristic(*samples))
     return check_kernel(kernel)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import ops
+from .._validation import is_dask
 from ..kernels._base import Kernel
 
 #: Progress callback: ``progress(done, total)`` in units of rows of the kernel matrix.
@@ -24,6 +25,11 @@ def kernel_product(kernel: Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
                    progress: Progress | None = None) -> np.ndarray:
     """``K(X, Y) @ V`` for V of shape (m, k), as float64, never forming K."""
     n = X.shape[0]
+    if is_dask(X):  # one distributed pass (a task per row chunk), gathered here
+        out = np.asarray(ops.matvec(kernel, X, Y, V).compute(), dtype=np.float64)
+        if progress is not None:
+            progress(n, n)
+        return out
     if progress is None or n * Y.shape[0] * V.shape[1] < PROGRESS_MIN_WORK:
         out = np.asarray(ops.matvec(kernel, X, Y, V), dtype=np.float64)
         if progress is not None:
@@ -41,4 +47,8 @@ def kernel_product(kernel: Kernel, X: np.ndarray, Y: np.ndarray, V: np.ndarray,
 
 def kernel_diagonal_sum(kernel: Kernel, Z: np.ndarray, weights: np.ndarray) -> float:
     """``sum_i w_i k(z_i, z_i)``."""
+    if is_dask(Z):
+        from ._dask import dask_diag
+
+        return float(np.dot(dask_diag(kernel, Z), weights))
     return float(np.dot(np.asarray(kernel.diag(Z), dtype=np.float64), weights))

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import ops
 from .._config import get_config
-from ..exceptions import ParameterError, ShapeError
+from ..exceptions import InputTypeError, ParameterError, ShapeError
 from ..kernels import Gaussian
 from ..kernels._base import Kernel
 from ._common import (
@@ -39,6 +39,13 @@ from ._common import (
     default_kernel,
     permutation_pvalue,
 )
+from ._dask import (
+    any_dask,
+    check_dask_samples,
+    dask_diag,
+    dask_hsic_traces,
+    dask_nystrom_rows,
+)
 from ._engine import Progress
 
 __all__ = ["hsic", "hsic_test"]
@@ -49,9 +56,12 @@ EXACT_PAIR_BUDGET = 1e8
 NYSTROM_EIG_FLOOR = 1e-10
 
 
-def _prepare(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
-    X = check_samples(X, "X", min_samples=2)
-    Y = check_samples(Y, "Y", min_samples=2)
+def _prepare(X: Any, Y: Any) -> tuple[Any, Any]:
+    if any_dask(X, Y):  # both Dask (checked on the client; values checked by the tasks)
+        X, Y = check_dask_samples(X, Y, min_samples=2)
+    else:
+        X = check_samples(X, "X", min_samples=2)
+        Y = check_samples(Y, "Y", min_samples=2)
     if X.shape[0] != Y.shape[0]:
         raise ShapeError(
             f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; HSIC measures dependence "
@@ -86,9 +96,13 @@ class _Centred:
 
     def __init__(self, kernel: Kernel, A: np.ndarray) -> None:
         self.kernel, self.A = kernel, A
-        self.r = np.asarray(ops.kernel_sum(kernel, A), dtype=np.float64) / A.shape[0]
+        sums = ops.kernel_sum(kernel, A)
+        if any_dask(A):  # one distributed pass; the n row sums come back to the client
+            sums = sums.compute()
+        self.r = np.asarray(sums, dtype=np.float64) / A.shape[0]
         self.t = float(self.r.mean())
-        self.diag = np.asarray(kernel.diag(A), dtype=np.float64)
+        self.diag = dask_diag(kernel, A) if any_dask(A) else \
+            np.asarray(kernel.diag(A), dtype=np.float64)
 
 
 def _blocked_sums(cx: _Centred, cy: _Centred, perm: np.ndarray | None = None,
@@ -164,6 +178,8 @@ def _gamma_sums_gaussian(cx: _Centred, cy: _Centred) -> tuple[float, float]:
 def _trace_centred(cx: _Centred, cy: _Centred, perm: np.ndarray | None = None) -> float:
     """Σ_ij K̃_ij L̃_π(i)π(j) = Σ K∘L_π - 2n rxᵀ ry_π + n² tx ty, by the fastest route."""
     n = cx.A.shape[0]
+    if any_dask(cx.A):
+        return float(_dask_traces(cx, cy, [np.arange(n) if perm is None else perm])[0])
     prod = _gaussian_product(cx.kernel, cy.kernel, cx.A.shape[1], cy.A.shape[1])
     if prod is None:
         return _blocked_sums(cx, cy, perm)[0]
@@ -173,6 +189,23 @@ def _trace_centred(cx: _Centred, cy: _Centred, perm: np.ndarray | None = None) -
     Z = np.concatenate([cx.A.astype(dtype, copy=False), Yp.astype(dtype, copy=False)], axis=1)
     kl = float(np.sum(ops.kernel_sum(prod, Z), dtype=np.float64))
     return kl - 2.0 * n * float(cx.r @ ry) + n * n * cx.t * cy.t
+
+
+def _dask_traces(cx: _Centred, cy: _Centred, perms: list[np.ndarray]) -> np.ndarray:
+    """Σ_ij K̃_ij L̃_π(i)π(j) for each π, one task per row chunk covering every π.
+
+    X, Y, the row means and the permutation indices are placed on the cluster once. For
+    two Gaussians each task makes one engine call per π (the product Gaussian on [x, y],
+    as in memory) and the centring is closed-form here; otherwise dense centred row tiles.
+    """
+    n = cx.A.shape[0]
+    prod = _gaussian_product(cx.kernel, cy.kernel, cx.A.shape[1], cy.A.shape[1])
+    P = np.stack(perms).astype(np.int64, copy=False)
+    traces = dask_hsic_traces(cx.kernel, cy.kernel, cx.A, cy.A, cx.r, cy.r, P, prod)
+    if prod is None:
+        return traces
+    cross = np.array([float(cx.r @ cy.r[p]) for p in perms])
+    return traces - 2.0 * n * cross + n * n * cx.t * cy.t
 
 
 def hsic(X: Any, Y: Any, kernel_x: Kernel | None = None,
@@ -225,14 +258,19 @@ def nystrom_features(kernel: Kernel, A: np.ndarray, n_components: int,
     n = A.shape[0]
     r = min(n_components, n)
     land = A[np.sort(rng.choice(n, r, replace=False))]
+    if any_dask(A):  # r landmark rows come to the client
+        land = np.asarray(land.compute())
     Kmm = np.asarray(kernel(land, land), dtype=np.float64)
     w, U = np.linalg.eigh(0.5 * (Kmm + Kmm.T))
     keep = w > NYSTROM_EIG_FLOOR * max(float(w.max()), 0.0)
     if not np.any(keep):
         raise ParameterError(f"the kernel {kernel!r} is numerically zero on the landmarks; "
                              "choose a larger bandwidth.")
-    Knm = np.asarray(kernel(A, land), dtype=np.float64)
-    Phi = Knm @ (U[:, keep] / np.sqrt(w[keep]))
+    proj = U[:, keep] / np.sqrt(w[keep])
+    if any_dask(A):  # K(A, landmarks) @ proj: one task per row chunk, (n, r') gathered
+        Phi = dask_nystrom_rows(kernel, A, land, proj)
+    else:
+        Phi = np.asarray(kernel(A, land), dtype=np.float64) @ proj
     Phi -= Phi.mean(axis=0)
     return Phi
 
@@ -283,6 +321,11 @@ def _exact_stats(cx: _Centred, cy: _Centred, perms: list[np.ndarray],
     otherwise every permutation is one streamed pass (:func:`_trace_centred`).
     """
     n = cx.A.shape[0]
+    if any_dask(cx.A):
+        out = _dask_traces(cx, cy, [np.arange(n)] + perms) / n**2
+        if progress is not None:
+            progress(len(perms), len(perms))
+        return out
     out = np.empty(len(perms) + 1)
     dense = 2 * 8 * n * n <= get_config()["working_memory"] * 2**20 / 2
     if dense:
@@ -373,6 +416,11 @@ def hsic_test(X: Any, Y: Any, kernel_x: Kernel | None = None, kernel_y: Kernel |
     n = X.shape[0]
     rng = check_rng(random_state)
     if method == "gamma":
+        if any_dask(X):
+            raise InputTypeError(
+                "method='gamma' does not take Dask arrays (its second moment is not "
+                "distributed); use method='permutation' on Dask samples, or compute X "
+                "and Y into memory.")
         return _gamma_test(kx, ky, X, Y, alpha)
     if approximation == "auto":
         approximation = "exact" if n * n * (n_perm + 1) <= EXACT_PAIR_BUDGET else "nystrom"

@@ -11,6 +11,12 @@ c = pᵀK1 and the diagonal sums δ_p = Σ p_i k_ii, δ_q = Σ q_i k_ii:
 
 So every permutation needs only a = pᵀKp and c = pᵀK1: one engine product K [1, P] with P
 of shape (N, B) evaluates all B permutations in one pass over the kernel matrix.
+
+The sums are taken row by row with the cross term split symmetrically
+(:func:`mmd_row_terms`): row i of Z labelled X contributes α (Kp_i − k_ii) − γ Kq_i, and
+labelled Y β (Kq_i − k_ii) − γ Kp_i — values of the witness function μ_X − μ_Y divided by
+n, which cancel far less than a, c and t. A row's term does not depend on the other rows,
+so the same terms are computed by one Dask task per row chunk for Dask samples.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import import_optional
 from ..exceptions import ParameterError
 from ..kernels import Gaussian, Laplace
 from ..kernels._base import Kernel
@@ -36,6 +43,7 @@ from ._common import (
     default_kernel,
     permutation_pvalue,
 )
+from ._dask import any_dask, check_dask_samples, dask_mmd_stats
 from ._engine import Progress, kernel_diagonal_sum, kernel_product
 
 __all__ = ["mmd", "mmd_test", "MMDReference"]
@@ -45,7 +53,12 @@ ESTIMATORS = ("unbiased", "biased", "linear")
 _LINEAR_BLOCK = 256
 
 
-def _prepare(X: Any, Y: Any, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+def _prepare(X: Any, Y: Any, min_samples: int) -> tuple[Any, Any]:
+    if any_dask(X, Y):  # both Dask (checked on the client; values checked by the tasks)
+        X, Y = check_dask_samples(X, Y, min_samples=min_samples)
+        check_same_features(X, Y)
+        dtype = common_dtype(X, Y)
+        return X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
     X = check_samples(X, "X", min_samples=min_samples)
     Y = check_samples(Y, "Y", min_samples=min_samples)
     check_same_features(X, Y)
@@ -76,9 +89,24 @@ def _paired_kernel(kernel: Kernel, A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return out
 
 
-def _linear_mmd(kernel: Kernel, X: np.ndarray, Y: np.ndarray) -> float:
+def _linear_terms(W: np.ndarray, *, kernel: Kernel) -> np.ndarray:
+    """h_i of the linear estimator for rows W = [x1, x2, y1, y2] (one task per chunk)."""
+    x1, x2, y1, y2 = np.split(W, 4, axis=1)
+    return (_paired_kernel(kernel, x1, x2) + _paired_kernel(kernel, y1, y2)
+            - _paired_kernel(kernel, x1, y2) - _paired_kernel(kernel, x2, y1))
+
+
+def _linear_mmd(kernel: Kernel, X: Any, Y: Any) -> float:
     m = min(X.shape[0], Y.shape[0]) // 2
     x1, x2, y1, y2 = X[0:2 * m:2], X[1:2 * m:2], Y[0:2 * m:2], Y[1:2 * m:2]
+    if any_dask(X):
+        from ..distributed import map_row_chunks
+
+        da = import_optional("dask.array")
+        W = da.concatenate([x1, x2, y1, y2], axis=1)
+        terms = map_row_chunks(_linear_terms, W, dtype=np.float64, kernel=kernel,
+                               name="kernelkit-linear-mmd")
+        return float(np.mean(terms.compute()))
     h = (_paired_kernel(kernel, x1, x2) + _paired_kernel(kernel, y1, y2)
          - _paired_kernel(kernel, x1, y2) - _paired_kernel(kernel, x2, y1))
     return float(h.mean())
@@ -240,28 +268,58 @@ def _label_matrix(rng: np.random.Generator, nx: int, ny: int, n_perm: int,
     return P
 
 
-def _mmd_from_forms(a: np.ndarray, c: np.ndarray, t: float, dp: np.ndarray, dtot: float,
-                    nx: int, ny: int, unbiased: bool) -> np.ndarray:
-    """MMD² of each labelling from a = pᵀKp, c = pᵀK1, t = 1ᵀK1, δ_p (see module doc)."""
-    cross = 2.0 * (c - a) / (nx * ny)
-    qq = t - 2.0 * c + a
-    if unbiased:
-        return (a - dp) / (nx * (nx - 1)) + (qq - (dtot - dp)) / (ny * (ny - 1)) - cross
-    return a / nx**2 + qq / ny**2 - cross
+def _pool(X: Any, Y: Any) -> Any:
+    """The pooled sample [X; Y] (a Dask array for Dask samples)."""
+    if any_dask(X, Y):
+        return import_optional("dask.array").concatenate([X, Y], axis=0)
+    return np.concatenate([X, Y])
 
 
-def _permuted_mmds(kernel: Kernel, Z: np.ndarray, P: np.ndarray, nx: int, ny: int,
+#: Rows per block when the per-row MMD terms are formed in memory (bounds temporaries).
+_TERM_BLOCK = 4096
+
+
+def mmd_row_terms(KV: np.ndarray, P: np.ndarray, diag: np.ndarray | None, nx: int,
+                  ny: int) -> np.ndarray:
+    """Per-row terms g (rows, B+1) whose column sums are the MMD² of each labelling.
+
+    ``KV`` is ``K(Z[rows], Z) [1, P]`` (float64), ``P`` the rows' 0/1 labels, ``diag``
+    their k(z_i, z_i) (None: biased). With Kp = K p and Kq = K 1 - Kp, row i contributes
+    ``α (Kp_i - k_ii) - γ Kq_i`` when labelled X and ``β (Kq_i - k_ii) - γ Kp_i`` when
+    labelled Y (α, β, γ: 1/n_x², 1/n_y², 1/(n_x n_y) biased; 1/(n_x(n_x-1)),
+    1/(n_y(n_y-1)), 1/(n_x n_y) unbiased). This is the module's formula with the cross
+    term split symmetrically: each term is a value of the witness function μ_X - μ_Y
+    over n, so the sum over rows cancels little (its rounding is relative to the witness,
+    not to the kernel values), and a row's term is the same in memory and in a Dask task.
+    """
+    unbiased = diag is not None
+    alpha = 1.0 / (nx * (nx - 1)) if unbiased else 1.0 / nx**2
+    beta = 1.0 / (ny * (ny - 1)) if unbiased else 1.0 / ny**2
+    gamma = 1.0 / (nx * ny)
+    Kp = KV[:, 1:]
+    Kq = KV[:, :1] - Kp
+    d = 0.0 if diag is None else diag[:, None]
+    return np.where(P.astype(bool), alpha * (Kp - d) - gamma * Kq,
+                    beta * (Kq - d) - gamma * Kp)
+
+
+def _permuted_mmds(kernel: Kernel, Z: Any, P: np.ndarray, nx: int, ny: int,
                    unbiased: bool, progress: Progress | None) -> np.ndarray:
     """MMD² for every labelling column of P, with one engine pass K [1, P]."""
+    if any_dask(Z):  # one task per row chunk; P and Z placed on the cluster once
+        out = dask_mmd_stats(kernel, Z, P, nx, ny, unbiased)
+        if progress is not None:
+            progress(Z.shape[0], Z.shape[0])
+        return out
     V = np.concatenate([np.ones((Z.shape[0], 1), dtype=P.dtype), P], axis=1)
     KV = kernel_product(kernel, Z, Z, V, progress)
-    Pf = P.astype(np.float64, copy=False)
-    a = np.einsum("ij,ij->j", Pf, KV[:, 1:])
-    c = Pf.T @ KV[:, 0]
-    t = float(KV[:, 0].sum())
-    diag = np.asarray(kernel.diag(Z), dtype=np.float64)
-    dp = Pf.T @ diag if unbiased else np.zeros(P.shape[1])
-    return _mmd_from_forms(a, c, t, dp, float(diag.sum()), nx, ny, unbiased)
+    diag = np.asarray(kernel.diag(Z), dtype=np.float64) if unbiased else None
+    out = np.zeros(P.shape[1])
+    for i0 in range(0, Z.shape[0], _TERM_BLOCK):
+        i1 = min(Z.shape[0], i0 + _TERM_BLOCK)
+        out += mmd_row_terms(KV[i0:i1], P[i0:i1], None if diag is None else diag[i0:i1],
+                             nx, ny).sum(axis=0)
+    return out
 
 
 def mmd_test(X: Any, Y: Any, kernel: Kernel | list[Kernel] | None = None,
@@ -356,7 +414,7 @@ def mmd_test(X: Any, Y: Any, kernel: Kernel | list[Kernel] | None = None,
                              "with method='aggregated'.")
     kern = default_kernel(kernel, X, Y)
     nx, ny = X.shape[0], Y.shape[0]
-    Z = np.concatenate([X, Y])
+    Z = _pool(X, Y)
     P = _label_matrix(rng, nx, ny, n_perm, Z.dtype)
     stats = _permuted_mmds(kern, Z, P, nx, ny, estimator == "unbiased", progress)
     stat, null = float(stats[0]), stats[1:]
@@ -401,7 +459,7 @@ def _mmdagg(X: np.ndarray, Y: np.ndarray, kernel: Any, b1: int, b2: int, alpha: 
     nk = len(kernels)
     weights = np.full(nk, 1.0 / nk)
     nx, ny = X.shape[0], Y.shape[0]
-    Z = np.concatenate([X, Y])
+    Z = _pool(X, Y)
     # Column 0: observed labels; 1..b1: quantile permutations; then b2 level permutations.
     P = _label_matrix(rng, nx, ny, b1 + b2, Z.dtype)
     M = np.empty((nk, 1 + b1 + b2))
