@@ -47,7 +47,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "krr": {"n": 20_000, "quick_n": 3_000, "methods": [
         ("kk_krr", {"alpha": ALPHA}),
         ("sk_krr", {"alpha": ALPHA}),
-        ("kk_falkon", {"alpha": ALPHA, "m": 3000, "iters": 15}),
+        ("kk_falkon", {"alpha": ALPHA, "m": 3000, "iters": 40}),  # 15 it: RMSE +6 %
         ("sk_nystroem", {"alpha": ALPHA, "m": 3000}),
     ]},
     "large": {"n": 1_000_000, "quick_n": 50_000, "methods": [
