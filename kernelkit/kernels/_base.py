@@ -13,6 +13,7 @@ use only operations both modules share (``xp.exp``, ``xp.sqrt``, ``xp.log``, ``x
 
 from __future__ import annotations
 
+import copy
 import numbers
 from dataclasses import dataclass
 from types import ModuleType
@@ -132,6 +133,15 @@ class Kernel:
                     for sub, subvalue in value.get_params(deep=True).items():
                         params[f"{name}__{sub}"] = subvalue
         return params
+
+    def __sklearn_clone__(self) -> Kernel:
+        """An independent copy for ``sklearn.base.clone`` (grid searches, pipelines).
+
+        scikit-learn's default clone rebuilds an object from ``get_params`` and insists the
+        values come back identical; kernels normalise them when validating (a bandwidth
+        becomes a float or an array), so a kernel is copied instead.
+        """
+        return copy.deepcopy(self)
 
     def set_params(self, **params: Any) -> Kernel:
         """Set parameters (``name=value`` or ``part__name=value``) and re-validate.
