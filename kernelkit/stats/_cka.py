@@ -9,7 +9,7 @@ import numpy as np
 
 from ..exceptions import InputValueError
 from ..kernels._base import Kernel
-from ._common import check_kernel
+from ._common import check_kernel, reject_dask
 from ._hsic import _Centred, _prepare, _trace_centred
 
 __all__ = ["cka"]
@@ -61,6 +61,8 @@ def cka(X: Any, Y: Any, kernel_x: Kernel | None = None,
     >>> cka(X, rng.normal(size=(100, 5))) < 0.2
     True
     """
+    reject_dask(X, "X")
+    reject_dask(Y, "Y")
     X, Y = _prepare(X, Y)
     if kernel_x is None and kernel_y is None:
         Xc = np.asarray(X, dtype=np.float64)

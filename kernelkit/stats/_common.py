@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_array, check_positive
-from ..exceptions import InputValueError, ParameterError, ShapeError
+from ..exceptions import InputTypeError, InputValueError, ParameterError, ShapeError
 from ..kernels import Gaussian
 from ..kernels._base import Kernel
 
@@ -88,6 +88,7 @@ def _jsonable(value: Any) -> Any:
 # ------------------------------------------------------------------------- validation
 def check_samples(X: Any, name: str, *, min_samples: int = 2) -> np.ndarray:
     """A 2-D finite float array with at least ``min_samples`` rows."""
+    reject_dask(X, name)
     if isinstance(X, np.ndarray) and X.ndim == 1 or (
             not hasattr(X, "ndim") and np.ndim(X) == 1):
         raise ShapeError(f"{name} must be 2-D of shape (n_samples, n_features), got 1-D; "
@@ -99,6 +100,15 @@ def check_samples(X: Any, name: str, *, min_samples: int = 2) -> np.ndarray:
             f"{min_samples}. Collect more samples."
         )
     return arr
+
+
+def reject_dask(X: Any, name: str) -> None:
+    """InputTypeError for a Dask array where only in-memory data are taken."""
+    if type(X).__module__.split(".")[0] == "dask":
+        raise InputTypeError(
+            f"{name} is a Dask array, which this function does not take (only mmd, "
+            "mmd_test, hsic and hsic_test run on a Dask cluster); pass "
+            f"{name}.compute() if it fits in memory, or a subsample.")
 
 
 def check_same_features(X: np.ndarray, Y: np.ndarray, names: str = "X and Y") -> None:

@@ -36,7 +36,8 @@ from ..kernels._base import Kernel
 from ._common import MEDIAN_SEED, MEDIAN_SUBSAMPLE, check_kernel, median_heuristic
 
 __all__ = ["any_dask", "check_dask_samples", "dask_default_kernel", "dask_diag",
-           "dask_mmd_stats", "mmd_terms", "dask_hsic_traces", "dask_nystrom_rows"]
+           "dask_sums_and_diag", "dask_mmd_stats", "mmd_terms", "dask_hsic_traces",
+           "dask_nystrom_rows"]
 
 
 def any_dask(*arrays: Any) -> bool:
@@ -123,6 +124,17 @@ def dask_diag(kernel: Kernel, A: Any) -> np.ndarray:
 
     return np.asarray(map_row_chunks(_diag_task, A, dtype=np.float64, kernel=kernel,
                                      name="kernelkit-diag").compute())
+
+
+def dask_sums_and_diag(kernel: Kernel, A: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Row sums of K(A, A) and its diagonal, computed together (one round trip)."""
+    from ..distributed import map_row_chunks
+
+    dask = import_optional("dask")
+    sums, diag = dask.compute(ops.kernel_sum(kernel, A),
+                              map_row_chunks(_diag_task, A, dtype=np.float64, kernel=kernel,
+                                             name="kernelkit-diag"))
+    return np.asarray(sums), np.asarray(diag)
 
 
 # ------------------------------------------------------------------------- MMD

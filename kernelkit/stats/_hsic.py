@@ -42,9 +42,9 @@ from ._common import (
 from ._dask import (
     any_dask,
     check_dask_samples,
-    dask_diag,
     dask_hsic_traces,
     dask_nystrom_rows,
+    dask_sums_and_diag,
 )
 from ._engine import Progress
 
@@ -96,13 +96,13 @@ class _Centred:
 
     def __init__(self, kernel: Kernel, A: np.ndarray) -> None:
         self.kernel, self.A = kernel, A
-        sums = ops.kernel_sum(kernel, A)
-        if any_dask(A):  # one distributed pass; the n row sums come back to the client
-            sums = sums.compute()
+        if any_dask(A):  # one distributed pass; n row sums and n diagonal values come back
+            sums, diag = dask_sums_and_diag(kernel, A)
+        else:
+            sums, diag = ops.kernel_sum(kernel, A), kernel.diag(A)
         self.r = np.asarray(sums, dtype=np.float64) / A.shape[0]
         self.t = float(self.r.mean())
-        self.diag = dask_diag(kernel, A) if any_dask(A) else \
-            np.asarray(kernel.diag(A), dtype=np.float64)
+        self.diag = np.asarray(diag, dtype=np.float64)
 
 
 def _blocked_sums(cx: _Centred, cy: _Centred, perm: np.ndarray | None = None,
@@ -214,9 +214,10 @@ def hsic(X: Any, Y: Any, kernel_x: Kernel | None = None,
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features_x)
-    Y : array-like of shape (n_samples, n_features_y)
-        Row i of Y is paired with row i of X.
+    X : array-like or dask array of shape (n_samples, n_features_x)
+    Y : array-like or dask array of shape (n_samples, n_features_y)
+        Row i of Y is paired with row i of X. Both in memory or both Dask arrays
+        (row-chunked; else ``InputTypeError``): the passes then run on the cluster.
     kernel_x, kernel_y : Kernel, default=None
         None means a Gaussian with the median heuristic on that sample.
 
@@ -353,8 +354,14 @@ def hsic_test(X: Any, Y: Any, kernel_x: Kernel | None = None, kernel_y: Kernel |
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features_x)
-    Y : array-like of shape (n_samples, n_features_y)
+    X : array-like or dask array of shape (n_samples, n_features_x)
+    Y : array-like or dask array of shape (n_samples, n_features_y)
+        Both in memory or both Dask arrays (row-chunked; else ``InputTypeError``). For
+        Dask samples the permutation indices, row means and Nyström landmarks stay on
+        the client and are placed on the cluster once; exact permutations run as one
+        task per row chunk covering every permutation, Nyström features as one task per
+        row chunk (the (n, r) features then come to the client). ``method="gamma"``
+        does not take Dask samples.
     kernel_x, kernel_y : Kernel, default=None
         None means a Gaussian with the median heuristic on that sample.
     method : {"permutation", "gamma"}, default="permutation"

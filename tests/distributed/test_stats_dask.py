@@ -177,7 +177,9 @@ def test_mixed_and_bad_dask_inputs(client, rng):
         mmd(_dask(X.astype(complex)), _dask(Y.astype(complex)))
     # Feature-axis chunks are merged; integer data becomes float64.
     Xf = da.from_array(X, chunks=(ROWS, 1))
-    np.testing.assert_allclose(mmd(Xf, _dask(Y)), mmd(X, Y), rtol=REDUCTION_RTOL[np.float64])
+    kern = Gaussian(bandwidth=1.0)
+    np.testing.assert_allclose(mmd(Xf, _dask(Y), kern), mmd(X, Y, kern),
+                               rtol=REDUCTION_RTOL[np.float64])
     Xi, Yi = np.round(3 * X).astype(np.int64), np.round(3 * Y).astype(np.int64)
     np.testing.assert_allclose(mmd(_dask(Xi), _dask(Yi), Gaussian(bandwidth=2.0)),
                                mmd(Xi, Yi, Gaussian(bandwidth=2.0)),
@@ -187,3 +189,14 @@ def test_mixed_and_bad_dask_inputs(client, rng):
     Xn[NX - 5, 1] = np.nan
     with pytest.raises(InputValueError):
         mmd_test(_dask(Xn), _dask(Y), Gaussian(bandwidth=1.0), n_permutations=5)
+
+
+def test_functions_without_a_dask_path_refuse_dask_arrays(rng):
+    from kernelkit.stats import MMDReference, cka, ksd
+
+    X = rng.normal(size=(40, 2))
+    Xd = _dask(X, 20)
+    for call in (lambda: MMDReference(Xd), lambda: MMDReference(X).mmd(Xd),
+                 lambda: cka(Xd, Xd), lambda: ksd(Xd, lambda x: -x)):
+        with pytest.raises(InputTypeError, match=r"compute\(\)"):
+            call()
