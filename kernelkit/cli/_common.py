@@ -171,17 +171,35 @@ def read_table(path: str | Path, columns: str | None = None) -> tuple[np.ndarray
             raise InputValueError(f"{path}: the header names {len(names)} columns but the "
                                   f"rows have {data.shape[1]}.")
     if columns:
-        idx = []
-        for c in columns.split(","):
-            c = c.strip()
-            if c in names:
-                idx.append(names.index(c))
-            elif c.isdigit() and int(c) < data.shape[1]:
-                idx.append(int(c))
-            else:
-                raise InputValueError(f"--columns: {c!r} is not a column of {path} "
-                                      f"(columns: {', '.join(names)}).")
-        data, names = data[:, idx], [names[i] for i in idx]
+        data, names = select_columns(data, names, columns, flag="--columns", source=path)
     if data.ndim != 2 or data.shape[0] == 0:
         raise InputValueError(f"{path} has no data rows.")
     return data, names
+
+
+def select_columns(data: np.ndarray, names: list[str], spec: str, *, flag: str,
+                   source: str | Path) -> tuple[np.ndarray, list[str]]:
+    """The columns of ``data`` named in ``spec`` (comma-separated names or 0-based indices).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data, names = select_columns(np.eye(3), ["a", "b", "c"], "c,0", flag="--x",
+    ...                              source="t.csv")
+    >>> names, data.shape
+    (['c', 'a'], (3, 2))
+    """
+    from ..exceptions import InputValueError
+
+    idx = []
+    for c in (c.strip() for c in spec.split(",") if c.strip()):
+        if c in names:
+            idx.append(names.index(c))
+        elif c.isdigit() and int(c) < data.shape[1]:
+            idx.append(int(c))
+        else:
+            raise InputValueError(f"{flag}: {c!r} is not a column of {source} "
+                                  f"(columns: {', '.join(names)}).")
+    if not idx:
+        raise InputValueError(f"{flag} selects no columns; pass names or 0-based indices.")
+    return data[:, idx], [names[i] for i in idx]

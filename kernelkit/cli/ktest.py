@@ -13,6 +13,7 @@ import numpy as np
 
 from ..exceptions import InputValueError
 from ._common import fmt_seconds, make_console, positive_int, print_json
+from ._scheduler import add_scheduler_argument, scheduler_from_args
 
 HELP = ("Kernel hypothesis tests on CSV/NPY files: `test two-sample A B` (MMD) and "
         "`test independence DATA --x COLS --y COLS` (HSIC), with a progress bar, a table "
@@ -33,6 +34,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     p.add_argument("--plot", default=None,
                    help="write a PNG of the null distribution with the statistic")
+    add_scheduler_argument(p)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +88,7 @@ def _kernel(args: argparse.Namespace, *samples: np.ndarray) -> Any:
 
 
 def _load(args: argparse.Namespace) -> dict[str, Any]:
-    from ._common import read_table
+    from ._common import read_table, select_columns
 
     if args.kind == "two-sample":
         A, names_a = read_table(args.a, args.columns)
@@ -98,25 +100,9 @@ def _load(args: argparse.Namespace) -> dict[str, Any]:
             )
         return {"X": A, "Y": B, "x_columns": names_a, "y_columns": names_b}
     data, names = read_table(args.data, None)
-    X, nx = _select(data, names, args.x, "--x", args.data)
-    Y, ny = _select(data, names, args.y, "--y", args.data)
+    X, nx = select_columns(data, names, args.x, flag="--x", source=args.data)
+    Y, ny = select_columns(data, names, args.y, flag="--y", source=args.data)
     return {"X": X, "Y": Y, "x_columns": nx, "y_columns": ny}
-
-
-def _select(data: np.ndarray, names: list[str], spec: str, flag: str,
-            path: str) -> tuple[np.ndarray, list[str]]:
-    idx = []
-    for c in (c.strip() for c in spec.split(",") if c.strip()):
-        if c in names:
-            idx.append(names.index(c))
-        elif c.isdigit() and int(c) < data.shape[1]:
-            idx.append(int(c))
-        else:
-            raise InputValueError(f"{flag}: {c!r} is not a column of {path} "
-                                  f"(columns: {', '.join(names)}).")
-    if not idx:
-        raise InputValueError(f"{flag} selects no columns; pass names or 0-based indices.")
-    return data[:, idx], [names[i] for i in idx]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,21 +115,28 @@ def run(args: argparse.Namespace) -> int:
     d = _load(args)
     X, Y = d["X"], d["Y"]
     t0 = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(),
-                  console=status, transient=True, disable=not status.is_terminal) as bar:
+    with scheduler_from_args(args) as client, \
+            Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(),
+                     console=status, transient=True, disable=not status.is_terminal) as bar:
+        kernels_from = (X, Y)  # kernels (median heuristic) are chosen from the numpy data
+        if client is not None and args.method != "gamma":
+            # The permutation passes run on the cluster, one task per row chunk.
+            from ..distributed import row_chunks
+
+            X, Y = row_chunks(X), row_chunks(Y)
         task = bar.add_task("permutations", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         if args.kind == "two-sample":
-            kernel = None if args.method == "aggregated" else _kernel(args, X, Y)
+            kernel = None if args.method == "aggregated" else _kernel(args, *kernels_from)
             bar.update(task, description="permutations (one engine pass)")
             res = mmd_test(X, Y, kernel, args.method, n_permutations=args.permutations,
                            alpha=args.alpha, estimator=args.estimator,
                            random_state=args.seed, progress=progress)
         else:
-            kernels = (_kernel(args, X), _kernel(args, Y))
+            kernels = (_kernel(args, kernels_from[0]), _kernel(args, kernels_from[1]))
             res = hsic_test(X, Y, *kernels, args.method,
                             n_permutations=args.permutations or 200, alpha=args.alpha,
                             random_state=args.seed, approximation=args.approximation,
@@ -151,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     if args.plot:
         _plot(args.plot, res, args.kind)
+    X, Y = kernels_from
     payload = {"command": f"test {args.kind}", **res.as_dict(), "seconds": seconds,
                "n_x": int(X.shape[0]), "n_y": int(Y.shape[0]),
                "x_columns": d["x_columns"], "y_columns": d["y_columns"],

@@ -31,3 +31,18 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, rng, capsys):
                  "--scheduler-timeout", "1"])
     assert code == 1
     assert "tcp://127.0.0.1:1" in capsys.readouterr().err
+
+
+def test_two_sample_test_on_the_cluster(cluster, client, tmp_path, rng, capsys):
+    A, B = rng.normal(size=(300, 2)), rng.normal(0.3, 1.0, size=(250, 2))
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "b.npy", B)
+    args = ["test", "two-sample", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
+            "--permutations", "50", "--json"]
+    assert main(args) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+    remote = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(remote["statistic"], local["statistic"],
+                               rtol=REDUCTION_RTOL["float64"])
+    assert remote["pvalue"] == local["pvalue"]
