@@ -71,7 +71,9 @@ def share(value: Any, *, persist: bool = False) -> Any:
             return future
         return handle.persist() if persist else handle
     if client is not None:
-        return client.scatter(value, broadcast=True, hash=False)
+        # Wrapped in a list so that a tuple, list or dict is shipped as ONE value (scatter
+        # would otherwise split a container into one Future per element).
+        return client.scatter([value], broadcast=True, hash=False)[0]
     return dask.delayed(value, pure=True)
 
 

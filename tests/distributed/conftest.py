@@ -17,7 +17,7 @@ def cluster():
     following tests get two workers again (``client.wait_for_workers(2)``).
     """
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=50) as cluster:
+                                  dashboard_address=":0", silence_logs=50) as cluster:
         yield cluster
 
 
