@@ -7,6 +7,9 @@
 - :func:`rls_sample` / :func:`ridge_leverage_scores`: centres drawn by approximate ridge
   leverage scores without forming the kernel matrix.
 - :func:`sample_dpp`: exact DPP / k-DPP samples.
+- :func:`volume_sampling`: generalized volume sampling for weighted least squares
+  (:func:`orthonormal_features` gives the L²(μ)-orthonormal basis it uses).
+- :class:`SequentialNystroem`: Nyström on a stream with a dictionary of size ≈ d_eff.
 - :func:`approximate`: the planner; picks the cheapest method and rank meeting ``rtol``.
 """
 
@@ -15,6 +18,9 @@ from ._features import RandomFeatures
 from ._leverage import ridge_leverage_scores, rls_sample
 from ._nystroem import LowRankOperator, Nystroem
 from ._planner import Approximation, approximate
+from ._sequential import SequentialNystroem
+from ._volume import orthonormal_features, volume_sampling
 
 __all__ = ["approximate", "Approximation", "RandomFeatures", "Nystroem", "LowRankOperator",
-           "ridge_leverage_scores", "rls_sample", "sample_dpp"]
+           "ridge_leverage_scores", "rls_sample", "sample_dpp", "volume_sampling",
+           "orthonormal_features", "SequentialNystroem"]
