@@ -15,6 +15,8 @@ Tables:
             Nystroem) vs RLS centres; how many RLS centres reach uniform's error
   rls       seconds to draw 1000 centres by ridge leverage scores from 1e6 points (1e5 quick)
   planner   approximate(): chosen method, rank, error, planning overhead / build time
+  sequential SequentialNystroem streamed over the unequal clusters (shuffled, batches of
+            200) vs sklearn Nystroem and kernelkit RLS Nystroem with as many centres
 Medians over --repeats. The machine may be shared: compare ratios, not seconds.
 """
 
@@ -36,7 +38,13 @@ sys.path.insert(0, str(_REPO))
 from sklearn.kernel_approximation import Nystroem as SkNystroem  # noqa: E402
 from sklearn.kernel_approximation import RBFSampler  # noqa: E402
 
-from kernelkit.approx import Nystroem, RandomFeatures, approximate, rls_sample  # noqa: E402
+from kernelkit.approx import (  # noqa: E402
+    Nystroem,
+    RandomFeatures,
+    SequentialNystroem,
+    approximate,
+    rls_sample,
+)
 from kernelkit.approx._features import sample_frequencies  # noqa: E402
 from kernelkit.approx._spectral import spectrum_of  # noqa: E402
 from kernelkit.exceptions import MemoryBudgetError  # noqa: E402
@@ -136,6 +144,38 @@ def bench_nystroem(n_big: int, m: int, repeats: int) -> list[list[Any]]:
     return rows
 
 
+def bench_sequential(n_big: int, gamma: float, repeats: int) -> list[list[Any]]:
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 0.3, (n_big, 2)), rng.normal(5, 0.3, (n_big // 100, 2)),
+              rng.normal(-5, 0.3, (n_big // 100, 2)), rng.normal((5, -5), 0.3, (5, 2))]
+    X = X[rng.permutation(len(X))]
+    kernel = Gaussian(bandwidth=0.5)
+    K = kernel(X)
+    ev = np.linalg.eigvalsh(K)
+    deff = float((ev / (ev + gamma)).sum())
+    errs, sizes, secs = [], [], []
+    for r in range(repeats):
+        sn = SequentialNystroem(kernel=kernel, regularization=gamma, random_state=r)
+        t = time.perf_counter()
+        for start in range(0, len(X), 200):
+            sn.partial_fit(X[start:start + 200])
+        secs.append(time.perf_counter() - t)
+        errs.append(_spectral_error(K, sn.transform(X)))
+        sizes.append(sn.n_components_)
+    m = int(statistics.median(sizes))
+    seq = statistics.median(errs)
+    sk = statistics.median(_spectral_error(K, SkNystroem(
+        kernel="rbf", gamma=2.0, n_components=m, random_state=r).fit_transform(X))
+        for r in range(repeats))
+    rls = statistics.median(_spectral_error(K, Nystroem(
+        kernel=kernel, n_components=m, sampling="rls", random_state=r).fit_transform(X))
+        for r in range(repeats))
+    return [[len(X), deff, "SequentialNystroem (stream)", m, seq / gamma, statistics.median(secs),
+             seq / sk],
+            [len(X), deff, "sklearn Nystroem (batch)", m, sk / gamma, "-", 1.0],
+            [len(X), deff, "kernelkit rls (batch)", m, rls / gamma, "-", rls / sk]]
+
+
 def bench_rls(n: int, repeats: int) -> list[list[Any]]:
     X = np.random.default_rng(1).normal(size=(n, 5)).astype(np.float32)
     times = []
@@ -191,6 +231,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(_table("planner: approximate(Gaussian, X, rtol)",
                  ["n", "rtol", "method", "rank", "held-out error", "planning / build"],
                  results["planner"], args.markdown))
+    results["sequential"] = bench_sequential(1000 if q else 3000, 0.1, args.repeats)
+    print(_table("sequential: streaming dictionary on unequal clusters (gamma = 0.1)",
+                 ["n", "d_eff", "method", "centres", "spectral error / gamma",
+                  "stream seconds", "ratio vs sklearn"],
+                 results["sequential"], args.markdown))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return results
