@@ -44,7 +44,7 @@ def test_n_equals_m_is_the_projection_dpp():
     np.testing.assert_allclose(law.sum(), 1.0, rtol=1e-12)
     rng = np.random.default_rng(1)
     counts = np.zeros(len(sets))
-    for _ in range(3000):
+    for _ in range(2000):
         idx, w = volume_sampling(_PHI, 2, base_weights=_MU, random_state=rng)
         counts[sets.index(tuple(sorted(idx)))] += 1
     assert _chi2_pvalue(counts, law) > 1e-4
@@ -59,7 +59,7 @@ def test_n_above_m_matches_enumerated_volume_law(density):
     rng = np.random.default_rng(2)
     counts = np.zeros(len(tuples))
     dens = "optimal" if density == "optimal" else np.full(5, 7.0)  # normalised internally
-    for _ in range(4000):
+    for _ in range(2500):
         idx, w = volume_sampling(_PHI, 3, base_weights=_MU, density=dens, random_state=rng)
         np.testing.assert_allclose(w, 1.0 / rho[idx], rtol=1e-12)
         counts[tuples.index(tuple(idx))] += 1
@@ -94,7 +94,7 @@ def test_weighted_least_squares_is_unbiased():
     est = np.array([
         np.linalg.lstsq(np.sqrt(w)[:, None] * psi[i], np.sqrt(w) * f[i], rcond=None)[0]
         for i, w in (volume_sampling(_PHI, 3, base_weights=_MU, random_state=rng)
-                     for _ in range(4000))])
+                     for _ in range(1500))])
     se = est.std(axis=0, ddof=1) / np.sqrt(len(est))
     assert (np.abs(est.mean(axis=0) - proj) < 4.5 * se).all()
 
