@@ -36,7 +36,8 @@ def _chi2_pvalue(counts, probs):
     return chisquare(counts[keep], probs[keep] * counts.sum()).pvalue
 
 
-def test_n_equals_m_is_the_projection_dpp():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_n_equals_m_is_the_projection_dpp(dtype):
     """For n = m, P({x_1..x_m}) = det(ψ_S)² Π μ (probabilities sum to 1 by Cauchy-Binet)."""
     psi, mu = orthonormal_features(_PHI, _MU)
     sets = list(itertools.combinations(range(5), 2))
@@ -45,7 +46,8 @@ def test_n_equals_m_is_the_projection_dpp():
     rng = np.random.default_rng(1)
     counts = np.zeros(len(sets))
     for _ in range(2000):
-        idx, w = volume_sampling(_PHI, 2, base_weights=_MU, random_state=rng)
+        idx, w = volume_sampling(_PHI.astype(dtype), 2, base_weights=_MU.astype(dtype),
+                                 random_state=rng)
         counts[sets.index(tuple(sorted(idx)))] += 1
     assert _chi2_pvalue(counts, law) > 1e-4
 
