@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Gaussian(h=1), gamma = {gamma}, oversampling = {args.oversampling}, "
           "X uniform on [-3, 3]^2")
     print("| n | d_eff (dense) | dictionary | dictionary / d_eff | d_eff estimate "
-          "| ||K - K~||_2 / gamma | stream seconds |")
+          "| spectral error / gamma | stream seconds |")
     print("|---|---|---|---|---|---|---|")
     for n in args.checkpoints:
         t = time.perf_counter()
