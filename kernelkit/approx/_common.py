@@ -13,10 +13,23 @@ import scipy.linalg
 from .._config import get_config
 from .._validation import check_array
 from ..exceptions import InputTypeError, ParameterError
-from ..kernels import Kernel, StationaryKernel
+from ..kernels import Gaussian, Kernel, StationaryKernel
 
 __all__ = ["as_generator", "check_kernel", "check_count", "check_data", "row_chunks",
-           "kernel_block", "stable_cholesky", "small_blas", "weighted_sample_without_replacement"]
+           "kernel_block", "stable_cholesky", "small_blas", "weighted_sample_without_replacement",
+           "DefaultKernelMixin", "nystroem_normalization", "nystroem_features"]
+
+#: Eigenvalues of a centres' kernel block below this fraction of the largest are zero.
+EIG_RTOL = 1e-12
+
+
+class DefaultKernelMixin:
+    """``_kernel()``: the estimator's ``kernel`` parameter, or Gaussian(bandwidth=1) if None."""
+
+    kernel: Kernel | None
+
+    def _kernel(self) -> Kernel:
+        return Gaussian(bandwidth=1.0) if self.kernel is None else self.kernel
 
 
 def check_kernel(kernel: Any, name: str = "kernel") -> Kernel:
@@ -141,6 +154,27 @@ def _stable_cholesky(M: np.ndarray) -> np.ndarray:
         except np.linalg.LinAlgError:
             jitter = max(jitter * 10.0, scale * 1e-12)
     raise np.linalg.LinAlgError("matrix is not positive definite even with jitter")
+
+
+def nystroem_normalization(K: np.ndarray) -> np.ndarray:
+    """K^{-1/2} of a centres' kernel block K (pseudo-inverse: eigenvalues below
+    ``EIG_RTOL`` times the largest are dropped); symmetric, float64."""
+    with small_blas(K.shape[0]):
+        s, U = scipy.linalg.eigh(0.5 * (K + K.T), check_finite=False)
+    keep = s > EIG_RTOL * max(float(s.max()), 1e-300)
+    inv_sqrt = np.zeros_like(s)
+    inv_sqrt[keep] = 1.0 / np.sqrt(s[keep])
+    return np.asarray((U * inv_sqrt) @ U.T)
+
+
+def nystroem_features(kernel: Kernel, X: np.ndarray, centres: np.ndarray,
+                      normalization: np.ndarray) -> np.ndarray:
+    """Nyström features k(X, C) @ normalization in X's dtype, by row chunks in float64."""
+    m = centres.shape[0]
+    out = np.empty((X.shape[0], m), dtype=X.dtype)
+    for chunk in row_chunks(X.shape[0], m):
+        out[chunk] = kernel_block(kernel, X[chunk], centres, exact=True) @ normalization
+    return out
 
 
 def weighted_sample_without_replacement(weights: np.ndarray, size: int,

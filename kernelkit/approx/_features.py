@@ -15,8 +15,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..exceptions import InputTypeError
-from ..kernels import Gaussian, Kernel
-from ._common import as_generator
+from ..kernels import Kernel
+from ._common import DefaultKernelMixin, as_generator
 from ._spectral import Spectrum, spectrum_of
 
 __all__ = ["RandomFeatures", "METHODS"]
@@ -82,7 +82,8 @@ def sample_frequencies(spectrum: Spectrum, method: str, m: int, d: int,
     return _directions(method, m, d, rng) * spectrum.radii(m, d, rng)[:, None]
 
 
-class RandomFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class RandomFeatures(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                     BaseEstimator):
     r"""Random features whose inner products approximate a kernel: z(x)·z(y) ≈ k(x, y).
 
     Random Fourier features (Rahimi & Recht 2007) for stationary kernels with a known
@@ -191,9 +192,6 @@ class RandomFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.method = method
         self.coupling = coupling
         self.random_state = random_state
-
-    def _kernel(self) -> Kernel:
-        return Gaussian(bandwidth=1.0) if self.kernel is None else self.kernel
 
     def fit(self, X: Any, y: Any = None) -> RandomFeatures:
         """Draw the frequencies for data with X's number of features.

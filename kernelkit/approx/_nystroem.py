@@ -15,8 +15,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._validation import check_array, check_positive
 from ..exceptions import ShapeError
-from ..kernels import Gaussian, Kernel
-from ._common import as_generator, kernel_block, row_chunks, small_blas, stable_cholesky
+from ..kernels import Kernel
+from ._common import (
+    DefaultKernelMixin,
+    as_generator,
+    kernel_block,
+    nystroem_features,
+    nystroem_normalization,
+    small_blas,
+    stable_cholesky,
+)
 from ._dpp import sample_dpp
 from ._leverage import rls_sample
 
@@ -25,8 +33,6 @@ __all__ = ["Nystroem", "LowRankOperator", "greedy_pivots"]
 SAMPLINGS = ("uniform", "rls", "kmeans", "greedy", "dpp")
 #: DPP centres are drawn from a uniform pool of at most this many candidates.
 _DPP_POOL = 2000
-#: Eigenvalues of K_mm below this fraction of the largest are treated as zero.
-_EIG_RTOL = 1e-12
 
 
 def greedy_pivots(kernel: Kernel, X: np.ndarray, m: int) -> np.ndarray:
@@ -150,7 +156,8 @@ class LowRankOperator(LinearOperator):
         return np.asarray((B - self.features @ t) / alpha)
 
 
-class Nystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class Nystroem(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+               BaseEstimator):
     r"""Nyström features z(x) = K_mm^{-1/2} k(C, x) from m centres C, any kernel.
 
     z(x)·z(y) = k(x, C) K_mm^+ k(C, y) is the kernel projected on the centres' span; how
@@ -234,9 +241,6 @@ class Nystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.regularization = regularization
         self.random_state = random_state
 
-    def _kernel(self) -> Kernel:
-        return Gaussian(bandwidth=1.0) if self.kernel is None else self.kernel
-
     def _centres(self, kernel: Kernel, X: np.ndarray, m: int,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         n = X.shape[0]
@@ -295,12 +299,7 @@ class Nystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         rng = as_generator(self.random_state)
         centres, idx = self._centres(kernel, X, m, rng)
         K = kernel_block(kernel, centres, centres, exact=True)
-        with small_blas(K.shape[0]):
-            s, U = scipy.linalg.eigh(0.5 * (K + K.T), check_finite=False)
-        keep = s > _EIG_RTOL * max(float(s.max()), 1e-300)
-        inv_sqrt = np.zeros_like(s)
-        inv_sqrt[keep] = 1.0 / np.sqrt(s[keep])
-        self.normalization_ = (U * inv_sqrt) @ U.T
+        self.normalization_ = nystroem_normalization(K)
         self.components_ = centres.astype(X.dtype, copy=False)
         self.component_indices_ = idx
         self.n_components_ = int(centres.shape[0])
@@ -321,12 +320,8 @@ class Nystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        kernel = self._kernel()
-        out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
         C = self.components_.astype(np.float64)
-        for chunk in row_chunks(X.shape[0], self.n_components_):
-            out[chunk] = kernel_block(kernel, X[chunk], C, exact=True) @ self.normalization_
-        return out
+        return nystroem_features(self._kernel(), X, C, self.normalization_)
 
     def operator(self, X: Any) -> LowRankOperator:
         """K̃(X, X) = z(X) z(X)ᵀ as a :class:`LowRankOperator` (matvec, Woodbury solve)."""

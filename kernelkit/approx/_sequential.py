@@ -11,13 +11,19 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..kernels import Gaussian, Kernel
-from ._common import as_generator, kernel_block, row_chunks, small_blas, stable_cholesky
+from ..kernels import Kernel
+from ._common import (
+    DefaultKernelMixin,
+    as_generator,
+    kernel_block,
+    nystroem_features,
+    nystroem_normalization,
+    small_blas,
+    stable_cholesky,
+)
 
 __all__ = ["SequentialNystroem"]
 
-#: Eigenvalues of K_DD below this fraction of the largest are treated as zero.
-_EIG_RTOL = 1e-12
 
 
 def estimated_leverage(K: np.ndarray, diag: np.ndarray, probs: np.ndarray,
@@ -35,7 +41,8 @@ def estimated_leverage(K: np.ndarray, diag: np.ndarray, probs: np.ndarray,
     return np.clip((diag - np.einsum("ij,ij->j", T, T)) / gamma, 0.0, None)
 
 
-class SequentialNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SequentialNystroem(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                         BaseEstimator):
     r"""Nyström features from a stream, with a dictionary of size ≈ d_eff, independent of n.
 
     Rows arrive in batches (``partial_fit``). Every new row enters the dictionary with
@@ -121,9 +128,6 @@ class SequentialNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.batch_size = batch_size
         self.random_state = random_state
 
-    def _kernel(self) -> Kernel:
-        return Gaussian(bandwidth=1.0) if self.kernel is None else self.kernel
-
     def fit(self, X: Any, y: Any = None) -> SequentialNystroem:
         """Forget the stream and process the rows of X in order, in batches.
 
@@ -190,12 +194,7 @@ class SequentialNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     def _update_features(self, kernel: Kernel) -> None:
         K = kernel_block(kernel, self._D, self._D, exact=True)
-        with small_blas(K.shape[0]):
-            s, U = scipy.linalg.eigh(0.5 * (K + K.T), check_finite=False)
-        keep = s > _EIG_RTOL * max(float(s.max()), 1e-300)
-        inv_sqrt = np.zeros_like(s)
-        inv_sqrt[keep] = 1.0 / np.sqrt(s[keep])
-        self.normalization_ = (U * inv_sqrt) @ U.T
+        self.normalization_ = nystroem_normalization(K)
         self.components_ = self._D.astype(self._dtype)
         self.component_indices_ = self._idx.copy()
         self.inclusion_probabilities_ = self._p.copy()
@@ -218,12 +217,7 @@ class SequentialNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        kernel = self._kernel()
-        out = np.empty((X.shape[0], self.n_components_), dtype=X.dtype)
-        C = self._D
-        for chunk in row_chunks(X.shape[0], self.n_components_):
-            out[chunk] = kernel_block(kernel, X[chunk], C, exact=True) @ self.normalization_
-        return out
+        return nystroem_features(self._kernel(), X, self._D, self.normalization_)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
