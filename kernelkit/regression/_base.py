@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import matvec
 from ..exceptions import NumericalWarning, ParameterError
@@ -15,8 +16,8 @@ from ..kernels import Gaussian
 from ..kernels._base import Kernel
 from ._linalg import cholesky_inplace, dense_gram
 
-__all__ = ["KernelCloneMixin", "resolve_kernel", "check_sample_weight", "select_centers",
-           "NystromPreconditioner", "as_2d_targets"]
+__all__ = ["KernelCloneMixin", "DualPredictMixin", "resolve_kernel", "check_sample_weight",
+           "select_centers", "NystromPreconditioner", "as_2d_targets"]
 
 
 class KernelCloneMixin:
@@ -33,6 +34,29 @@ class KernelCloneMixin:
         params = {k: copy.deepcopy(v) if isinstance(v, Kernel) else clone(v, safe=False)
                   for k, v in self.get_params(deep=False).items()}  # type: ignore[attr-defined]
         return type(self)(**params)
+
+
+class DualPredictMixin:
+    """``predict`` for estimators fitted to dual coefficients on their training rows.
+
+    Needs the fitted attributes ``X_fit_`` and ``dual_coef_`` and the ``kernel`` parameter.
+    """
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict ``K(X, X_fit_) @ dual_coef_``, streamed through the engine.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_queries,) or (n_queries, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return np.asarray(matvec(resolve_kernel(self.kernel),  # type: ignore[attr-defined]
+                                 X, self.X_fit_, self.dual_coef_))  # type: ignore[attr-defined]
 
 
 def resolve_kernel(kernel: Any) -> Kernel:

@@ -22,12 +22,12 @@ import numpy as np
 import scipy.linalg
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from .. import matvec
 from ..exceptions import ParameterError
 from ..kernels._base import Kernel
-from ._base import KernelCloneMixin, resolve_kernel
+from ._base import DualPredictMixin, KernelCloneMixin, resolve_kernel
 from ._linalg import cholesky_inplace, dense_gram, small_blas
 
 __all__ = ["SpectralFilterRegressor", "filter_values"]
@@ -76,8 +76,8 @@ def filter_values(eigenvalues: Any, kind: str, *, alpha: float = 1.0, n_iter: in
                          f"got {kind!r}.")
 
 
-class SpectralFilterRegressor(KernelCloneMixin, MultiOutputMixin, RegressorMixin,
-                              BaseEstimator):
+class SpectralFilterRegressor(KernelCloneMixin, DualPredictMixin, MultiOutputMixin,
+                              RegressorMixin, BaseEstimator):
     """Kernel regression regularised by a spectral filter (see :func:`filter_values`).
 
     Parameters
@@ -194,19 +194,3 @@ class SpectralFilterRegressor(KernelCloneMixin, MultiOutputMixin, RegressorMixin
         for _ in range(rounds):                             # refit to the fitted values
             C = scipy.linalg.cho_solve((L, True), K @ C)
         return C
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict ``K(X, X_fit_) @ dual_coef_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_queries, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_queries,) or (n_queries, n_targets)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return np.asarray(matvec(resolve_kernel(self.kernel), X, self.X_fit_,
-                                 self.dual_coef_))

@@ -10,13 +10,14 @@ import numpy as np
 import scipy.linalg
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from .. import matvec
 from .._config import get_config
 from ..exceptions import ConvergenceWarning, NotPSDError
 from ..kernels._base import Kernel
 from ._base import (
+    DualPredictMixin,
     KernelCloneMixin,
     NystromPreconditioner,
     as_2d_targets,
@@ -42,7 +43,8 @@ def dense_allowed(n: int) -> bool:
     return 8.0 * n * n <= DENSE_FACTOR * get_config()["working_memory"] * 2**20
 
 
-class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstimator):
+class KernelRidge(KernelCloneMixin, DualPredictMixin, MultiOutputMixin, RegressorMixin,
+                  BaseEstimator):
     """Kernel ridge regression, exact, solved without copies of the kernel matrix.
 
     Minimises ``||y - K c||² + alpha cᵀ K c`` (sample weights weight the squared errors),
@@ -255,19 +257,3 @@ class KernelRidge(KernelCloneMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         Z, info = block_cg(apply_A, Y, apply_M=precond, tol=self.tol, max_iter=self.max_iter,
                            what="KernelRidge CG")
         return Z, info.n_iter
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict ``K(X, X_fit_) @ dual_coef_``, streamed through the engine.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_queries, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_queries,) or (n_queries, n_targets)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return np.asarray(matvec(resolve_kernel(self.kernel), X, self.X_fit_,
-                                 self.dual_coef_))
