@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._config import get_config
 from .._validation import check_array
@@ -17,19 +18,48 @@ from ..kernels import Gaussian, Kernel, StationaryKernel
 
 __all__ = ["as_generator", "check_kernel", "check_count", "check_data", "row_chunks",
            "kernel_block", "stable_cholesky", "small_blas", "weighted_sample_without_replacement",
-           "DefaultKernelMixin", "nystroem_normalization", "nystroem_features"]
+           "FeatureMapMixin", "nystroem_normalization", "nystroem_features"]
 
 #: Eigenvalues of a centres' kernel block below this fraction of the largest are zero.
 EIG_RTOL = 1e-12
 
 
-class DefaultKernelMixin:
-    """``_kernel()``: the estimator's ``kernel`` parameter, or Gaussian(bandwidth=1) if None."""
+class FeatureMapMixin:
+    """Shared parts of the feature-map transformers (RandomFeatures and the Nyströms).
+
+    ``_kernel()`` resolves the ``kernel`` parameter (None means Gaussian(bandwidth=1));
+    ``transform`` checks the fitted state and X, then calls the subclass's ``_features``;
+    the tags declare that float32 and float64 are preserved.
+    """
 
     kernel: Kernel | None
 
     def _kernel(self) -> Kernel:
         return Gaussian(bandwidth=1.0) if self.kernel is None else self.kernel
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Feature map z(X), with z(X) z(Y)ᵀ approximating the kernel block k(X, Y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features_out)
+            In X's dtype (float32 or float64); computed in float64.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._features(X)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
 
 def check_kernel(kernel: Any, name: str = "kernel") -> Kernel:

@@ -12,11 +12,11 @@ import scipy.special
 import scipy.stats
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ..exceptions import InputTypeError
 from ..kernels import Kernel
-from ._common import DefaultKernelMixin, as_generator
+from ._common import FeatureMapMixin, as_generator
 from ._spectral import Spectrum, spectrum_of
 
 __all__ = ["RandomFeatures", "METHODS"]
@@ -82,7 +82,7 @@ def sample_frequencies(spectrum: Spectrum, method: str, m: int, d: int,
     return _directions(method, m, d, rng) * spectrum.radii(m, d, rng)[:, None]
 
 
-class RandomFeatures(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class RandomFeatures(FeatureMapMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                      BaseEstimator):
     r"""Random features whose inner products approximate a kernel: z(x)·z(y) ≈ k(x, y).
 
@@ -234,20 +234,8 @@ class RandomFeatures(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, Transf
         self._n_features_out = self.n_components
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
-        """Feature map z(X).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-            In X's dtype (float32 or float64); computed in float64.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        """Random features z(X) (cos/sin pairs, or FAVOR+ positive features)."""
         W = self.frequencies_
         m = W.shape[0]
         proj = (X.astype(np.float64) - self.offset_) @ W.T
@@ -268,8 +256,3 @@ class RandomFeatures(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, Transf
                                 math.sqrt(2.0) * np.cos(proj[:, -1:] + self.phase_)], axis=1)
             Z *= math.sqrt(self.amplitude_ / m)
         return Z.astype(X.dtype, copy=False)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags

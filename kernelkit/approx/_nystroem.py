@@ -11,13 +11,13 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from .._validation import check_array, check_positive
 from ..exceptions import ShapeError
 from ..kernels import Kernel
 from ._common import (
-    DefaultKernelMixin,
+    FeatureMapMixin,
     as_generator,
     kernel_block,
     nystroem_features,
@@ -156,7 +156,7 @@ class LowRankOperator(LinearOperator):
         return np.asarray((B - self.features @ t) / alpha)
 
 
-class Nystroem(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class Nystroem(FeatureMapMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                BaseEstimator):
     r"""Nyström features z(x) = K_mm^{-1/2} k(C, x) from m centres C, any kernel.
 
@@ -306,28 +306,11 @@ class Nystroem(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, TransformerM
         self._n_features_out = self.n_components_
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
-        """Nyström features.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components_)
-            In X's dtype; computed in float64.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        """Nyström features k(X, C) K_CC^{-1/2} on the centres C."""
         C = self.components_.astype(np.float64)
         return nystroem_features(self._kernel(), X, C, self.normalization_)
 
     def operator(self, X: Any) -> LowRankOperator:
         """K̃(X, X) = z(X) z(X)ᵀ as a :class:`LowRankOperator` (matvec, Woodbury solve)."""
         return LowRankOperator(self.transform(X))
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags

@@ -9,11 +9,11 @@ import numpy as np
 import scipy.linalg
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ..kernels import Kernel
 from ._common import (
-    DefaultKernelMixin,
+    FeatureMapMixin,
     as_generator,
     kernel_block,
     nystroem_features,
@@ -41,7 +41,7 @@ def estimated_leverage(K: np.ndarray, diag: np.ndarray, probs: np.ndarray,
     return np.clip((diag - np.einsum("ij,ij->j", T, T)) / gamma, 0.0, None)
 
 
-class SequentialNystroem(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class SequentialNystroem(FeatureMapMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                          BaseEstimator):
     r"""Nyström features from a stream, with a dictionary of size ≈ d_eff, independent of n.
 
@@ -203,23 +203,6 @@ class SequentialNystroem(DefaultKernelMixin, ClassNamePrefixFeaturesOutMixin, Tr
         self.n_components_ = int(self._D.shape[0])
         self._n_features_out = self.n_components_
 
-    def transform(self, X: Any) -> np.ndarray:
-        """Nyström features z(x) = K_DD^{-1/2} k(D, x) on the current dictionary D.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components_)
-            In X's dtype; computed in float64.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        """Nyström features z(x) = K_DD^{-1/2} k(D, x) on the current dictionary D."""
         return nystroem_features(self._kernel(), X, self._D, self.normalization_)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
