@@ -203,3 +203,23 @@ def select_columns(data: np.ndarray, names: list[str], spec: str, *, flag: str,
     if not idx:
         raise InputValueError(f"{flag} selects no columns; pass names or 0-based indices.")
     return data[:, idx], [names[i] for i in idx]
+
+
+def kernel_from_name(name: str, bandwidth: float) -> Any:
+    """The kernel a ``--kernel NAME`` option names: gaussian, laplace, imq, matern32 or
+    matern52 (any other name means matern52), with this bandwidth.
+
+    Examples
+    --------
+    >>> kernel_from_name("matern32", 2.0)
+    Matern(nu=1.5, bandwidth=2)
+    """
+    from ..kernels import IMQ, Gaussian, Laplace, Matern
+
+    if name == "gaussian":
+        return Gaussian(bandwidth=bandwidth)
+    if name == "laplace":
+        return Laplace(bandwidth=bandwidth)
+    if name == "imq":
+        return IMQ(bandwidth=bandwidth)
+    return Matern(nu=1.5 if name == "matern32" else 2.5, bandwidth=bandwidth)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputValueError
-from ._common import fmt_seconds, make_console, positive_int, print_json
+from ._common import fmt_seconds, kernel_from_name, make_console, positive_int, print_json
 
 HELP = ("Fit kernel ridge regression (krr), Falkon (falkon) or a Gaussian process (gp) to "
         "TRAIN.csv and save the model (JSON + npz, no pickle).")
@@ -58,16 +58,6 @@ def validate(args: argparse.Namespace) -> str | None:
     if args.alpha is not None and not (np.isfinite(args.alpha) and args.alpha > 0):
         return f"--alpha must be a finite number > 0, got {args.alpha}"
     return None
-
-
-def _kernel(name: str, bandwidth: float) -> Any:
-    from ..kernels import Gaussian, Laplace, Matern
-
-    if name == "gaussian":
-        return Gaussian(bandwidth=bandwidth)
-    if name == "laplace":
-        return Laplace(bandwidth=bandwidth)
-    return Matern(nu=1.5 if name == "matern32" else 2.5, bandwidth=bandwidth)
 
 
 def read_csv(path: str) -> tuple[np.ndarray, list[str]]:
@@ -123,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         mean, scale = X.mean(axis=0), X.std(axis=0)
         scale[scale == 0] = 1.0
     Xs = (X - mean) / scale
-    kernel = _kernel(args.kernel, args.bandwidth)
+    kernel = kernel_from_name(args.kernel, args.bandwidth)
     residuals: list[float] = []
     t0 = time.perf_counter()
     if args.method == "falkon":

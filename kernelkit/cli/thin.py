@@ -6,11 +6,10 @@ import argparse
 import csv
 import math
 import time
-from typing import Any
 
 import numpy as np
 
-from ._common import fmt_seconds, make_console, print_json
+from ._common import fmt_seconds, kernel_from_name, make_console, print_json
 
 HELP = ("Thin DATA (CSV with a header, or .npy) to a kernel-thinning coreset: write it, "
         "plot it, and compare its MMD with a random subsample of the same size.")
@@ -53,18 +52,6 @@ def validate(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _kernel(name: str, bandwidth: float) -> Any:
-    from ..kernels import IMQ, Gaussian, Laplace, Matern
-
-    if name == "gaussian":
-        return Gaussian(bandwidth=bandwidth)
-    if name == "laplace":
-        return Laplace(bandwidth=bandwidth)
-    if name == "imq":
-        return IMQ(bandwidth=bandwidth)
-    return Matern(nu=1.5 if name == "matern32" else 2.5, bandwidth=bandwidth)
-
-
 def run(args: argparse.Namespace) -> int:
     import warnings
 
@@ -78,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     n = X.shape[0]
     rng = np.random.default_rng(args.seed)
     bandwidth = args.bandwidth or median_bandwidth(X, rng)
-    kernel = _kernel(args.kernel, bandwidth)
+    kernel = kernel_from_name(args.kernel, bandwidth)
     method = args.method if args.method != "auto" else \
         ("kt" if n <= AUTO_KT_MAX_N else "compress++")
     t0 = time.perf_counter()
