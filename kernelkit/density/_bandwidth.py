@@ -10,7 +10,6 @@ scikit-learn's ``bandwidth="scott"`` (which assumes standardised data and return
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from scipy.optimize import brentq
 
 from ..exceptions import InputValueError, ParameterError
 from ._binning import linear_binning
+from ._checks import check_integer
 
 __all__ = ["scott_bandwidth", "silverman_bandwidth", "isj_bandwidth", "cv_bandwidth",
            "select_bandwidth", "SELECTORS"]
@@ -243,9 +243,7 @@ def isj_bandwidth(X: Any, weights: Any = None, *, grid_size: int = 1024,
     """
     if convention not in ("botev", "kdepy"):
         raise ParameterError(f"convention must be 'botev' or 'kdepy', got {convention!r}.")
-    if isinstance(grid_size, bool) or not isinstance(grid_size, numbers.Integral) or \
-            grid_size < 16:
-        raise ParameterError(f"grid_size must be an integer >= 16, got {grid_size!r}.")
+    check_integer(grid_size, "grid_size", minimum=16, expected="an integer >= 16")
     X, w = _prepare(X, weights)
     if w is not None:
         keep = w > 0
@@ -337,10 +335,7 @@ def cv_bandwidth(X: Any, weights: Any = None, *, kernel: Any = "gaussian",
     candidates = factors[:, None] * base[None, :]
     rows = None
     if max_samples is not None:
-        if isinstance(max_samples, bool) or not isinstance(max_samples, numbers.Integral) \
-                or max_samples < 1:
-            raise ParameterError(f"max_samples must be a positive integer or None, "
-                                 f"got {max_samples!r}.")
+        check_integer(max_samples, "max_samples", expected="a positive integer or None")
         if max_samples < X.shape[0]:
             pool = np.arange(X.shape[0]) if w is None else np.flatnonzero(w > 0)
             rng = np.random.default_rng(random_state)

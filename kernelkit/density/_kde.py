@@ -22,6 +22,7 @@ from .._validation import is_dask
 from ..exceptions import InputValueError, ParameterError
 from ..kernels import Kernel
 from ._bandwidth import SELECTORS, select_bandwidth
+from ._checks import check_integer
 from ._dask import check_dask_queries, reject_dask_fit
 from ._exact import EXACT_EPS, PreparedPoints, log_kernel_sums, prepare_points
 from ._grid import GridDensity
@@ -313,9 +314,7 @@ class KernelDensity(BaseEstimator):
         X : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or \
-                n_samples < 1:
-            raise ParameterError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        check_integer(n_samples, "n_samples")
         rng = check_random_state(random_state)
         data = np.asarray(self.X_, dtype=np.float64)
         n, d = data.shape

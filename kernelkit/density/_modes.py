@@ -12,6 +12,7 @@ import numpy as np
 from .. import ops
 from ..exceptions import ConvergenceWarning, InputValueError, ParameterError
 from ..kernels import Gaussian
+from ._checks import check_integer
 
 __all__ = ["ModeResult", "mean_shift", "projection_dimension"]
 
@@ -217,11 +218,7 @@ def mean_shift(X: Any, *, bandwidth: Any, weights: Any = None, kernel: Any = "ga
     Xs = X / h
     k = d
     if n_components is not None:
-        if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral) \
-                or n_components < 1:
-            raise ParameterError(f"n_components must be a positive integer, "
-                                 f"got {n_components!r}.")
-        k = int(n_components)
+        k = check_integer(n_components, "n_components")
     if k < d:
         proj = rng.normal(size=(d, k)) / math.sqrt(k)
         P = Xs @ proj
