@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import warnings
 from typing import Any
 
@@ -16,24 +15,8 @@ from ..kernels import Gaussian
 from ..kernels._base import Kernel
 from ._linalg import cholesky_inplace, dense_gram
 
-__all__ = ["KernelCloneMixin", "DualPredictMixin", "resolve_kernel", "check_sample_weight",
+__all__ = ["DualPredictMixin", "resolve_kernel", "check_sample_weight",
            "select_centers", "NystromPreconditioner", "as_2d_targets"]
-
-
-class KernelCloneMixin:
-    """``sklearn.base.clone`` support for estimators whose ``kernel`` is a kernelkit Kernel.
-
-    Kernels normalise their parameters when validated (``1`` becomes ``1.0``), which
-    scikit-learn's generic clone mistakes for a constructor that modifies its arguments;
-    the kernel is therefore deep-copied and every other parameter cloned as usual.
-    """
-
-    def __sklearn_clone__(self) -> Any:
-        from sklearn.base import clone
-
-        params = {k: copy.deepcopy(v) if isinstance(v, Kernel) else clone(v, safe=False)
-                  for k, v in self.get_params(deep=False).items()}  # type: ignore[attr-defined]
-        return type(self)(**params)
 
 
 class DualPredictMixin:

@@ -24,7 +24,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import matvec
 from ..kernels._base import Kernel
 from ._base import (
-    KernelCloneMixin,
     as_2d_targets,
     check_sample_weight,
     resolve_kernel,
@@ -116,7 +115,7 @@ class _FalkonSolver:
         return self.to_coef(gamma), info
 
 
-class _FalkonBase(KernelCloneMixin, BaseEstimator):
+class _FalkonBase(BaseEstimator):
     centers_: np.ndarray
     coef_: np.ndarray
     _y_1d: bool

@@ -27,7 +27,7 @@ from sklearn.utils.validation import validate_data
 from .. import matvec
 from ..exceptions import ParameterError
 from ..kernels._base import Kernel
-from ._base import DualPredictMixin, KernelCloneMixin, resolve_kernel
+from ._base import DualPredictMixin, resolve_kernel
 from ._linalg import cholesky_inplace, dense_gram, small_blas
 
 __all__ = ["SpectralFilterRegressor", "filter_values"]
@@ -76,7 +76,7 @@ def filter_values(eigenvalues: Any, kind: str, *, alpha: float = 1.0, n_iter: in
                          f"got {kind!r}.")
 
 
-class SpectralFilterRegressor(KernelCloneMixin, DualPredictMixin, MultiOutputMixin,
+class SpectralFilterRegressor(DualPredictMixin, MultiOutputMixin,
                               RegressorMixin, BaseEstimator):
     """Kernel regression regularised by a spectral filter (see :func:`filter_values`).
 

@@ -19,7 +19,7 @@ from .. import matvec
 from ..exceptions import ConvergenceWarning, ParameterError
 from ..kernels import IMQ, Gaussian, Laplace, Matern, RationalQuadratic
 from ..kernels._base import Kernel, StationaryKernel
-from ._base import KernelCloneMixin, resolve_kernel
+from ._base import resolve_kernel
 from ._linalg import cholesky_inplace, dense_gram, small_blas
 
 __all__ = ["GaussianProcessRegressor", "BOUNDS"]
@@ -54,7 +54,7 @@ def _supports_gradient(kernel: Kernel) -> bool:
     return isinstance(kernel, (Gaussian, Laplace, Matern, RationalQuadratic, IMQ))
 
 
-class GaussianProcessRegressor(KernelCloneMixin, MultiOutputMixin, RegressorMixin,
+class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
                                BaseEstimator):
     """Exact Gaussian-process regression, y = f(x) + ε.
 

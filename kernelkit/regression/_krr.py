@@ -18,7 +18,6 @@ from ..exceptions import ConvergenceWarning, NotPSDError
 from ..kernels._base import Kernel
 from ._base import (
     DualPredictMixin,
-    KernelCloneMixin,
     NystromPreconditioner,
     as_2d_targets,
     check_sample_weight,
@@ -43,7 +42,7 @@ def dense_allowed(n: int) -> bool:
     return 8.0 * n * n <= DENSE_FACTOR * get_config()["working_memory"] * 2**20
 
 
-class KernelRidge(KernelCloneMixin, DualPredictMixin, MultiOutputMixin, RegressorMixin,
+class KernelRidge(DualPredictMixin, MultiOutputMixin, RegressorMixin,
                   BaseEstimator):
     """Kernel ridge regression, exact, solved without copies of the kernel matrix.
 
