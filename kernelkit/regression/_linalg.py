@@ -58,32 +58,45 @@ def _row_block(n: int, m: int, itemsize: int) -> int:
 
 
 def dense_gram(kernel: Kernel, X: np.ndarray, Y: np.ndarray | None = None, *,
-               out: np.ndarray | None = None) -> np.ndarray:
+               out: np.ndarray | None = None, lower_only: bool = False) -> np.ndarray:
     """K(X, Y) written tile by tile into ``out`` (allocated once if None).
+
+    Kernels with a compiled profile (Gaussian, Laplace, Matérn, ...) are evaluated by
+    compiled, multi-threaded code (:mod:`._gram`, float64 arithmetic rounded once into
+    ``out``); others by their numpy tiles.
 
     Parameters
     ----------
     kernel : Kernel
     X : ndarray of shape (n, d)
     Y : ndarray of shape (m, d), default=None
-        None means X; then only the lower triangle is computed and mirrored.
+        None means X (symmetric K).
     out : ndarray of shape (n, m), default=None
+        C-contiguous; float32 or float64.
+    lower_only : bool, default=False
+        With Y=None: fill only the lower triangle (j <= i), leave the rest of ``out``
+        unspecified (for a factorisation that reads one triangle).
 
     Returns
     -------
     K : ndarray of shape (n, m)
     """
+    from ._gram import compiled_gram, gram_supported
+
     symmetric = Y is None
     Yv = X if Y is None else Y
     n, m = X.shape[0], Yv.shape[0]
     if out is None:
         out = np.empty((n, m), dtype=np.result_type(X, Yv))
+    if out.flags.c_contiguous and out.dtype in (np.float32, np.float64) \
+            and gram_supported(kernel):
+        return compiled_gram(kernel, X, Y, out, lower=symmetric and lower_only)
     rows = _row_block(n, m, out.itemsize)
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         cols = stop if symmetric else m
         out[start:stop, :cols] = kernel._tile(X[start:stop], Yv[:cols], np)
-    if symmetric:
+    if symmetric and not lower_only:
         # mirror the computed lower triangle into the upper one, tile by tile
         for start in range(0, n, rows):
             stop = min(n, start + rows)
