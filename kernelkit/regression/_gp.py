@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -19,7 +21,9 @@ from .. import matvec
 from ..exceptions import ConvergenceWarning, ParameterError
 from ..kernels import IMQ, Gaussian, Laplace, Matern, RationalQuadratic
 from ..kernels._base import Kernel, StationaryKernel
+from . import _gp_iterative as it
 from ._base import resolve_kernel
+from ._krr import dense_allowed
 from ._linalg import cholesky_inplace, dense_gram, small_blas
 
 __all__ = ["GaussianProcessRegressor", "BOUNDS"]
@@ -28,6 +32,10 @@ __all__ = ["GaussianProcessRegressor", "BOUNDS"]
 #: defaults; the optimiser works on their logarithms.
 BOUNDS = {"bandwidth": (1e-5, 1e5), "output_scale": (1e-5, 1e5), "noise": (1e-8, 1e5)}
 
+#: Relative objective decrease at which L-BFGS-B stops on the iterative path: the
+#: estimated LML is smooth in θ (fixed probes) only up to the CG tolerance, so the
+#: default 2.2e-9 makes the line search chase round-off.
+ITERATIVE_FTOL = 1e-7
 
 def _profile_slope(kernel: Kernel, s: np.ndarray) -> np.ndarray:
     """g(s) = -2 f'(s) for k = f(s), s = ||(x - y) / h||², so dk/dlog h_j = g(s) s_j."""
@@ -56,13 +64,21 @@ def _supports_gradient(kernel: Kernel) -> bool:
 
 class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
                                BaseEstimator):
-    """Exact Gaussian-process regression, y = f(x) + ε.
+    """Gaussian-process regression, y = f(x) + ε, exact or matrix-free.
 
     Prior covariance ``output_scale * kernel(x, x')`` plus ``noise`` on the diagonal,
     zero mean. The hyper-parameters θ = log(bandwidth(s), output_scale, noise) maximise
-    the log marginal likelihood by L-BFGS-B with analytic gradients (one Cholesky
-    factorisation and one inverse from it per evaluation; the squared distances are
-    computed once per fit for a scalar bandwidth).
+    the log marginal likelihood by L-BFGS-B with analytic gradients.
+
+    Two solvers. "cholesky" is exact: one Cholesky factorisation and one inverse from it
+    per evaluation (the squared distances are computed once per fit for a scalar
+    bandwidth). "iterative" never forms the n × n matrix (BBMM, Gardner et al. 2018):
+    K̂⁻¹y by conjugate gradients on engine products, preconditioned by a rank-
+    ``preconditioner_rank`` pivoted Cholesky factor P; log|K̂| = log|P| + stochastic
+    Lanczos quadrature over ``n_probes`` probe vectors z ~ (0, P) built from Rademacher
+    signs, whose solves run in the same block CG as y; the gradient's trace term by
+    Hutchinson, tr(K̂⁻¹ ∂K̂) ≈ mean (K̂⁻¹z)ᵀ ∂K̂ (P⁻¹z). The probes are drawn once per fit
+    (from ``random_state``), so the estimated objective is a deterministic function of θ.
 
     Parameters
     ----------
@@ -81,7 +97,19 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
     n_restarts : int, default=0
         Extra optimiser runs from log-uniform random starts within ``BOUNDS``.
     random_state : int, RandomState or None, default=None
-        Seeds the restarts.
+        Seeds the restarts and the probe vectors of the iterative solver.
+    solver : {"auto", "cholesky", "iterative"}, default="auto"
+        "auto" takes Cholesky while the n × n float64 matrix fits the rule of
+        :class:`KernelRidge` (``8 n² <= 16 * working_memory``, n <= 23170 at the default
+        256 MiB), the iterative solver above.
+    n_probes : int, default=16
+        Iterative solver: probe vectors of the log-determinant and trace estimates. The
+        log marginal likelihood's standard error falls as 1/sqrt(n_probes); it is reported
+        in ``log_marginal_likelihood_std_``.
+    preconditioner_rank : int, default=100
+        Iterative solver: rank of the pivoted-Cholesky preconditioner (0: none).
+    cg_tol : float, default=1e-6
+        Iterative solver: relative residual of every CG solve (mean, probes, std/cov).
 
     Attributes
     ----------
@@ -91,8 +119,16 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
     log_marginal_likelihood_value_ : float
     X_train_ : ndarray of shape (n_samples, n_features)
     y_train_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
-    L_ : ndarray of shape (n_samples, n_samples)
-        Lower Cholesky factor of ``output_scale_ K + noise_ I``.
+    L_ : ndarray of shape (n_samples, n_samples) or None
+        Lower Cholesky factor of ``output_scale_ K + noise_ I``; None for the iterative
+        solver.
+    solver_ : str
+        "cholesky" or "iterative", as resolved from ``solver``.
+    log_marginal_likelihood_std_ : float
+        Standard error of ``log_marginal_likelihood_value_`` from the spread of the probe
+        estimates (0.0 for Cholesky, which is exact).
+    n_cg_iter_ : int
+        Iterations of the final CG solve (0 for Cholesky).
     alpha_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
         ``(output_scale_ K + noise_ I)⁻¹ y``.
     n_features_in_ : int
@@ -121,6 +157,8 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
     (0.5, True)
     """
 
+    L_: np.ndarray | None
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "kernel": [Kernel, None],
         "noise": [Interval(Real, 0, None, closed="neither")],
@@ -128,17 +166,27 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
         "optimizer": [StrOptions({"lbfgs"}), None],
         "n_restarts": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
+        "solver": [StrOptions({"auto", "cholesky", "iterative"})],
+        "n_probes": [Interval(Integral, 1, None, closed="left")],
+        "preconditioner_rank": [Interval(Integral, 0, None, closed="left")],
+        "cg_tol": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(self, *, kernel: Kernel | None = None, noise: float = 1e-2,
                  output_scale: float = 1.0, optimizer: str | None = "lbfgs",
-                 n_restarts: int = 0, random_state: Any = None) -> None:
+                 n_restarts: int = 0, random_state: Any = None, solver: str = "auto",
+                 n_probes: int = 16, preconditioner_rank: int = 100,
+                 cg_tol: float = 1e-6) -> None:
         self.kernel = kernel
         self.noise = noise
         self.output_scale = output_scale
         self.optimizer = optimizer
         self.n_restarts = n_restarts
         self.random_state = random_state
+        self.solver = solver
+        self.n_probes = n_probes
+        self.preconditioner_rank = preconditioner_rank
+        self.cg_tol = cg_tol
 
     # ------------------------------------------------------------------ parameters
     def _theta0(self, kernel: Any) -> np.ndarray:
@@ -218,6 +266,11 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
         lml : float
         grad : ndarray of shape (n_bandwidths + 2,)
             Only when ``eval_gradient`` is True.
+
+        Notes
+        -----
+        With ``solver_ == "iterative"`` both are stochastic estimates (the same probe
+        vectors as in ``fit`` when ``random_state`` is an int).
         """
         check_is_fitted(self)
         if theta is None:
@@ -233,6 +286,9 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
                                  "Laplace, Matern, RationalQuadratic or IMQ.")
         Y = self.y_train_.reshape(len(self.y_train_), -1)
         with small_blas(len(Y)):
+            if self.solver_ == "iterative":
+                ev = self._iterative_likelihood(kernel, self.X_train_, Y)(theta, eval_gradient)
+                return (ev.lml, ev.grad) if eval_gradient else ev.lml
             lml, grad = self._lml(theta, self.X_train_, Y, kernel, eval_gradient)
         return (lml, grad) if eval_gradient else lml
 
@@ -262,19 +318,61 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
         theta = (self._theta0(kernel) if stationary
                  else np.log([self.output_scale, self.noise]))
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        iterative = self.solver == "iterative" or (self.solver == "auto"
+                                                   and not dense_allowed(X.shape[0]))
+        self.solver_ = "iterative" if iterative else "cholesky"
         with small_blas(X.shape[0]):
-            self._fit_theta(theta, X, y, Y, kernel)
+            if iterative:
+                self._fit_iterative(theta, X, y, Y, kernel)
+            else:
+                self._fit_theta(theta, X, y, Y, kernel)
         return self
 
-    def _fit_theta(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, Y: np.ndarray,
-                   kernel: Kernel) -> None:
-        if self.optimizer is not None:
-            theta = self._optimise(theta, X, Y, kernel)
+    def _set_hyperparameters(self, theta: np.ndarray, kernel: Kernel) -> None:
         self.theta_ = theta
         n_bw = len(theta) - 2
         self.kernel_ = self._with_bandwidth(kernel, theta[:n_bw]) if n_bw else kernel
         self.output_scale_ = float(math.exp(theta[-2]))
         self.noise_ = float(math.exp(theta[-1]))
+
+    def _iterative_likelihood(self, kernel: Kernel, X: np.ndarray, Y: np.ndarray
+                              ) -> it.IterativeMarginalLikelihood:
+        return it.IterativeMarginalLikelihood(
+            kernel, X, Y, n_probes=self.n_probes, preconditioner_rank=self.preconditioner_rank,
+            cg_tol=self.cg_tol, rng=check_random_state(self.random_state))
+
+    def _fit_iterative(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, Y: np.ndarray,
+                       kernel: Kernel) -> None:
+        lik = self._iterative_likelihood(kernel, X, Y)
+        if self.optimizer is not None:
+            def lml(th: np.ndarray) -> tuple[float, np.ndarray]:
+                with warnings.catch_warnings():  # the final solve below warns if it matters
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    ev = lik(th)
+                return ev.lml, ev.grad
+
+            theta = self._optimise(theta, lml, ITERATIVE_FTOL)
+        ev = lik(theta, eval_gradient=False)
+        self._set_hyperparameters(theta, kernel)
+        self.L_ = None
+        self.X_train_ = X
+        self.y_train_ = y
+        self.alpha_ = ev.alpha[:, 0] if y.ndim == 1 else ev.alpha
+        t = Y.shape[1]
+        self.log_marginal_likelihood_value_ = ev.lml
+        self.log_marginal_likelihood_std_ = float(
+            0.5 * t * ev.logdet_probes.std(ddof=1) / math.sqrt(len(ev.logdet_probes))
+            if len(ev.logdet_probes) > 1 else math.inf)
+        self.n_cg_iter_ = int(ev.cg_iterations)
+
+    def _fit_theta(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, Y: np.ndarray,
+                   kernel: Kernel) -> None:
+        if self.optimizer is not None:
+            D2 = None
+            if len(theta) == 3:
+                D2 = kernel._sqdist(X, X, np) * float(kernel.bandwidth) ** 2  # type: ignore[attr-defined]
+            theta = self._optimise(theta, lambda th: self._lml(th, X, Y, kernel, True, D2))
+        self._set_hyperparameters(theta, kernel)
         n = X.shape[0]
         K = dense_gram(self.kernel_, X)
         K *= self.output_scale_
@@ -288,9 +386,12 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
         self.log_marginal_likelihood_value_ = float(
             -0.5 * np.einsum("ij,ij->", Y, alpha) - t * np.log(np.diag(self.L_)).sum()
             - 0.5 * n * t * math.log(2 * math.pi))
+        self.log_marginal_likelihood_std_ = 0.0
+        self.n_cg_iter_ = 0
 
-    def _optimise(self, theta0: np.ndarray, X: np.ndarray, Y: np.ndarray,
-                  kernel: Kernel) -> np.ndarray:
+    def _optimise(self, theta0: np.ndarray,
+                  lml: Callable[[np.ndarray], tuple[float, np.ndarray]],
+                  ftol: float | None = None) -> np.ndarray:
         n_bw = len(theta0) - 2
         bounds = np.log([BOUNDS["bandwidth"]] * n_bw
                         + [BOUNDS["output_scale"], BOUNDS["noise"]])
@@ -298,24 +399,22 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
 
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
             try:
-                lml, grad = self._lml(theta, X, Y, kernel, True, D2)
+                value, grad = lml(theta)
             except Exception:  # a non-PSD corner of the box: steer away from it
                 return np.inf, np.zeros_like(theta)
-            return -lml, -grad
+            if not np.isfinite(value):
+                return np.inf, np.zeros_like(theta)
+            return -value, -grad
 
-        D2 = None
-        if n_bw == 1:
-            D2 = kernel._sqdist(X, X, np) * float(kernel.bandwidth) ** 2  # type: ignore[attr-defined]
         rng = check_random_state(self.random_state)
         starts = [theta0] + [rng.uniform(bounds[:, 0], bounds[:, 1])
                              for _ in range(self.n_restarts)]
         best: tuple[float, np.ndarray] | None = None
         for start in starts:
             res = scipy.optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
-                                          bounds=bounds)
+                                          bounds=bounds,
+                                          options=None if ftol is None else {"ftol": ftol})
             if not res.success:
-                import warnings
-
                 warnings.warn(f"L-BFGS-B stopped early: {res.message}", ConvergenceWarning,
                               stacklevel=3)
             if np.isfinite(res.fun) and (best is None or res.fun < best[0]):
@@ -335,7 +434,10 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
         return_std : bool, default=False
         return_cov : bool, default=False
             Not both. Std and covariance are those of f (without the noise), as in
-            scikit-learn.
+            scikit-learn. After an iterative fit both are computed without any n × n
+            matrix, by one CG solve per query point (batched, to ``cg_tol``): exact up to
+            the CG residual, costing about ``n_queries`` right-hand sides of the fit's
+            mean solve — meant for query sets of up to a few thousand points.
 
         Returns
         -------
@@ -353,6 +455,12 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
                                                       self.alpha_))
         if not (return_std or return_cov):
             return mean
+        if self.L_ is None:  # iterative fit: one CG solve per query point
+            with small_blas(len(self.X_train_)):
+                return mean, it.posterior_covariance(
+                    self.kernel_, self.X_train_, self.output_scale_, self.noise_, X,
+                    full=return_cov, rank=self.preconditioner_rank, tol=self.cg_tol,
+                    std=return_std)
         if return_cov:
             Ks = self.output_scale_ * dense_gram(self.kernel_, X, self.X_train_)
             V = scipy.linalg.solve_triangular(self.L_, Ks.T, lower=True, check_finite=False)
