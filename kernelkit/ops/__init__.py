@@ -2,9 +2,10 @@
 
 from typing import Any
 
+from .normal import normal_matvec
 from .reduce import kernel_sum, knn, logsumexp, matvec
 
-__all__ = ["matvec", "kernel_sum", "logsumexp", "knn", "KernelOperator"]
+__all__ = ["matvec", "kernel_sum", "logsumexp", "knn", "normal_matvec", "KernelOperator"]
 
 
 def __getattr__(name: str) -> Any:

@@ -65,6 +65,23 @@ def test_float32_input(problem):
     np.testing.assert_allclose(m64.coef_, coef, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kernel_dtype_float32_matches_dense_nystrom(problem, weighted):
+    """float32 kernel values in the CG pass: the dense float64 Nyström solution within
+    what float32 kernel values allow (a well-conditioned problem, alpha = 1)."""
+    X, Y, sw, Xq = problem
+    sw = sw if weighted else None
+    k = Gaussian(bandwidth=0.8)
+    model = FalkonRegressor(kernel=k, alpha=1.0, n_centers=40, max_iter=200, tol=1e-9,
+                            random_state=0, kernel_dtype="float32").fit(X, Y, sample_weight=sw)
+    assert model.coef_.dtype == np.float64
+    coef = _dense_nystrom(k, X, model.centers_, Y, 1.0, sw)
+    expected = k(Xq, model.centers_) @ coef
+    tol = TOLERANCES[np.float32]
+    np.testing.assert_allclose(model.predict(Xq), expected, rtol=tol["rtol"],
+                               atol=tol["atol"] * np.abs(expected).max())
+
+
 def test_callback_warm_start_and_progress(problem):
     X, Y, _, _ = problem
     seen = []
