@@ -25,7 +25,7 @@ from ..exceptions import ConvergenceWarning, NotPSDError
 from ..kernels._base import Kernel
 
 __all__ = ["dense_gram", "cholesky_inplace", "block_cg", "CGInfo", "dense_fits",
-           "JITTER", "small_blas"]
+           "JITTER", "small_blas", "ColumnNystrom", "refined_dense_cg", "RefinedCGInfo"]
 
 #: Matrices up to this order are factored with single-threaded BLAS: threads cost more
 #: than they save there, and far more on a busy machine.
@@ -206,3 +206,162 @@ def block_cg(apply_A: Callable[[np.ndarray], np.ndarray], B: np.ndarray, *,
             f"{float(res[-1].max()):.2e} > tol={tol:g}; increase max_iter, alpha or tol.",
             ConvergenceWarning, stacklevel=3)
     return X, CGInfo(it, res, converged)
+
+
+class ColumnNystrom:
+    """Inverse of the Nyström preconditioner P = K_S K_SS⁺ K_Sᵀ + α I of K + α I, built
+    from ``rank`` columns of a kernel matrix that is already in memory.
+
+    K_SS + ε I = L Lᵀ (ε = ``JITTER`` × mean diagonal, so duplicated columns are harmless),
+    Φᵀ = L⁻¹ K_Sᵀ is kept in K's dtype (rank × n), and
+    P⁻¹ v = (v - Φ (α I + ΦᵀΦ)⁻¹ Φᵀ v) / α (Woodbury; the small system is factored in
+    float64). Building costs O(n · rank²), applying O(n · rank).
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+        Symmetric (both triangles filled), float32 or float64; not modified.
+    alpha : float > 0
+    rank : int
+        Columns drawn uniformly without replacement (clipped to n).
+    random_state : int, RandomState or None
+    """
+
+    #: Jitter added to K_SS, relative to its mean diagonal (float32 level).
+    JITTER = 1e-5
+
+    def __init__(self, K: np.ndarray, alpha: float, rank: int, random_state: Any) -> None:
+        from sklearn.utils import check_random_state
+
+        n = K.shape[0]
+        rank = min(rank, n)
+        S = np.sort(check_random_state(random_state).choice(n, size=rank, replace=False))
+        Ct = K[S]                                        # rows = columns (K symmetric)
+        W = Ct[:, S].astype(np.float64)
+        # K_SS + jitter (float32 level): cheap to factor, and duplicated columns harmless
+        W.flat[:: rank + 1] += self.JITTER * max(float(np.trace(W)) / rank, 1e-300)
+        L = cholesky_inplace(W, "K_SS", "increase alpha")
+        # Φ = K_S L⁻ᵀ in place (BLAS trsm from the right on the Fortran view Ct.T), so
+        # Φᵀ (rank × n, K's dtype, C order) reuses Ct's memory: no other rank × n copy
+        trsm = scipy.linalg.get_blas_funcs("trsm", (Ct,))
+        self.Phi_t = trsm(1.0, L.astype(K.dtype), Ct.T, side=1, lower=1, trans_a=1,
+                          overwrite_b=1).T
+        G = (self.Phi_t @ self.Phi_t.T).astype(np.float64)
+        G.flat[:: G.shape[0] + 1] += alpha
+        self.R = cholesky_inplace(G, "alpha I + Phi^T Phi", "increase alpha")
+        self.alpha = alpha
+
+    def __call__(self, V: np.ndarray) -> np.ndarray:
+        dt = self.Phi_t.dtype
+        t = (self.Phi_t @ V.astype(dt)).astype(np.float64)
+        t = scipy.linalg.cho_solve((self.R, True), t, check_finite=False)
+        back = (self.Phi_t.T @ t.astype(dt)).astype(np.float64)
+        return (V - back) / self.alpha
+
+
+@dataclass
+class RefinedCGInfo:
+    """Outcome of :func:`refined_dense_cg`.
+
+    Attributes
+    ----------
+    converged : bool
+        False when the iteration budget ran out or refinement stalled above
+        ``accept``; the returned solution is then not to be used.
+    n_iter : int
+        Inner CG iterations (products with the in-memory matrix), all steps together.
+    n_refine : int
+        Outer refinement steps (float64 operator products).
+    residual : float
+        Largest relative float64 residual ||b - A x|| / ||b|| over the columns.
+    """
+
+    converged: bool
+    n_iter: int
+    n_refine: int
+    residual: float
+
+
+def refined_dense_cg(K: np.ndarray, apply_A: Callable[[np.ndarray], np.ndarray],
+                     B: np.ndarray, alpha: float, *, rank: int, budget: int,
+                     tol: float = 1e-12, accept: float = 1e-10, inner_tol: float = 1e-3,
+                     max_refine: int = 12,
+                     random_state: Any = None) -> tuple[np.ndarray, RefinedCGInfo]:
+    """Solve (K + alpha I) X = B with the (float32) K in memory, to float64 accuracy.
+
+    Mixed-precision iterative refinement: each step computes the float64 residual
+    R = B - A X with ``apply_A`` (the exact operator, e.g. an engine product), solves
+    (K + alpha I) D = R to ``inner_tol`` by CG preconditioned with a column Nyström of
+    rank ``rank`` (:class:`ColumnNystrom`), each iteration one BLAS product with K, and
+    updates X += D. While the rounding error of K is small against alpha every step
+    shrinks the residual by about that ratio.
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+        The symmetric matrix (both triangles) approximating A - alpha I.
+    apply_A : callable (n, k) -> (n, k)
+        The exact float64 operator.
+    B : ndarray of shape (n, k)
+    alpha : float > 0
+    rank : int
+        Nyström preconditioner rank.
+    budget : int
+        Largest total number of inner iterations; the solve gives up (``converged``
+        False) as soon as it would need more (estimated after the first step).
+    tol : float, default=1e-12
+        Target relative float64 residual.
+    accept : float, default=1e-10
+        When refinement stops improving (the float64 products' own rounding floor),
+        residuals up to this are accepted as converged.
+    inner_tol : float, default=1e-3
+        Relative residual of each inner solve (about the float32 rounding of K against
+        alpha: tighter does not make a step contract more).
+    max_refine : int, default=12
+    random_state : int, RandomState or None
+        Seeds the Nyström columns.
+
+    Returns
+    -------
+    X : ndarray of shape (n, k)
+    info : RefinedCGInfo
+
+    Raises
+    ------
+    NotPSDError
+        When the preconditioner's small system cannot be factored.
+    """
+    precond = ColumnNystrom(K, alpha, rank, random_state)
+    dt = K.dtype
+
+    def apply_K(V: np.ndarray) -> np.ndarray:
+        return (K @ V.astype(dt)).astype(np.float64) + alpha * V
+
+    norm_b = np.linalg.norm(B, axis=0)
+    norm_b[norm_b == 0] = 1.0
+    X = np.zeros_like(B)
+    R = B.copy()
+    rel = float((np.linalg.norm(R, axis=0) / norm_b).max())
+    used = steps = 0
+    cap = max(1, budget // 3)
+    while rel > tol:
+        if steps >= max_refine:
+            return X, RefinedCGInfo(False, used, steps, rel)
+        D, inner = block_cg(apply_K, R, apply_M=precond, tol=inner_tol, max_iter=cap,
+                            warn=False)
+        used += inner.n_iter
+        if not inner.converged:
+            return X, RefinedCGInfo(False, used, steps, rel)
+        X += D
+        R = B - apply_A(X)
+        steps += 1
+        new = float((np.linalg.norm(R, axis=0) / norm_b).max())
+        if new > 0.5 * rel:  # no progress: the rounding floor of apply_A (or diverging)
+            return X, RefinedCGInfo(new <= accept, used, steps, new)
+        if steps == 1 and new > tol:  # project the total cost from the first step
+            needed = int(np.ceil(np.log(tol / new) / np.log(max(new / rel, 1e-16))))
+            if used * (1 + needed) > budget:
+                return X, RefinedCGInfo(False, used, steps, new)
+        rel = new
+        cap = max(1, budget - used)
+    return X, RefinedCGInfo(True, used, steps, rel)
