@@ -13,9 +13,11 @@ Three parts (``--only``):
   numba's buffers). The exact MMD would take n^2 ~ 1e12 kernel evaluations and is not
   computed. goodpoints is not run there: with g = 4 its final KT holds a
   32768 x 32768 matrix (8.6 GB).
-* ``scaling`` (``--plot PATH``): MMD against n on a log-log plot for KT and uniform
-  subsampling (size sqrt(n)), d in {2, 10, 100}, with least-squares slopes; n = 4^4 ..
-  4^7 (d = 100: up to 4^6), medians over 3 seeds (KT) and 10 seeds (uniform).
+* ``scaling`` (``--plot PATH``): runs ``examples/coreset_scaling.py`` (the protocol of
+  the Generalized Kernel Thinning experiments): MMD_k(P, coreset) in closed form for
+  P = N(0, I_d), d in {2, 10, 100}, Gaussian kernel sigma^2 = 2d, coreset sqrt(n), for
+  i.i.d. subsampling, KT, target KT (n <= 4^7; d = 100: 4^6) and Compress++ (n <= 4^8),
+  ``--repeats`` samples per n; least-squares slopes on a log-log plot.
 
 Run ``python benchmarks/bench_coresets.py`` (a few minutes), ``--quick`` (< 60 s), or
 ``--only scaling --plot thin_scaling.png``.
@@ -184,52 +186,26 @@ def run_large(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     return out
 
 
+def _scaling_example() -> Any:
+    """The module examples/coreset_scaling.py (the scaling experiment lives there)."""
+    import importlib.util
+
+    path = _REPO / "examples" / "coreset_scaling.py"
+    spec = importlib.util.spec_from_file_location("coreset_scaling", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_scaling(args: argparse.Namespace, log: Any) -> dict[str, Any]:
-    from kernelkit.coresets import kernel_thinning
-
-    dims = (2, 10, 100)
-    top = 6 if args.quick else 7
-    result: dict[str, Any] = {"n": {}, "dims": {}}
-    for d in dims:
-        k = _gaussian(d)
-        # KT costs O(n^2 d): d = 100 stops one size earlier to keep the run short
-        ns = [4**j for j in range(4, (top if d < 100 else top - 1) + 1)]
-        curves: dict[str, list[float]] = {"kt": [], "uniform": []}
-        for n in ns:
-            size = int(math.isqrt(n))
-            kt_m, un_m = [], []
-            for seed in range(max(args.repeats, 10)):
-                X = np.random.default_rng(100 * d + seed).normal(size=(n, d))
-                if seed < 3:  # KT is the slow one; uniform gets every seed (noisier)
-                    kt_m.append(_mmd(X, kernel_thinning(X, size, k, random_state=seed), d))
-                rand = np.random.default_rng(seed).choice(n, size, replace=False)
-                un_m.append(_mmd(X, rand, d))
-            curves["kt"].append(statistics.median(kt_m))
-            curves["uniform"].append(statistics.median(un_m))
-            log(f"d={d} n={n}: KT {curves['kt'][-1]:.2e}, uniform {curves['uniform'][-1]:.2e}")
-        result["n"][d] = ns
-        slopes = {name: float(np.polyfit(np.log(ns), np.log(v), 1)[0])
-                  for name, v in curves.items()}
-        result["dims"][d] = {"mmd": curves, "slope": slopes}
+    """examples/coreset_scaling.py: MMD to P = N(0, I_d) in closed form against n."""
+    example = _scaling_example()
+    tops = (6, 5, 6) if args.quick else (7, 6, 8)
+    result: dict[str, Any] = example.run(kt_top=tops[0], kt_top_high_d=tops[1],
+                                         cpp_top=tops[2], reps=args.repeats, log=log)
     if args.plot:
-        from kernelkit._optional import import_optional
-
-        import_optional("matplotlib")
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(10, 3.4))
-        axes = fig.subplots(1, len(dims), sharex=True, sharey=True)
-        for ax, d in zip(axes, dims, strict=True):
-            info = result["dims"][d]
-            for name, style in (("kt", "o-"), ("uniform", "s--")):
-                ax.loglog(result["n"][d], info["mmd"][name], style,
-                          label=f"{name} (slope {info['slope'][name]:.2f})")
-            ax.set_title(f"d = {d}")
-            ax.set_xlabel("n (coreset size sqrt(n))")
-            ax.legend(fontsize=8)
-        axes[0].set_ylabel("MMD to the sample")
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=110)
+        example.plot(result, args.plot)
         log(f"wrote {args.plot}")
     return result
 
@@ -278,10 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     if "scaling" in args.only:
         sc = run_scaling(args, log)
         results["scaling"] = sc
-        print("\nMMD vs n (size sqrt(n)): fitted log-log slopes")
-        print(_table(["d", "KT slope", "uniform slope"],
-                     [[str(d), f"{v['slope']['kt']:.2f}", f"{v['slope']['uniform']:.2f}"]
-                      for d, v in sc["dims"].items()], args.markdown))
+        print(f"\nMMD_k(P, coreset) vs n, P = N(0, I_d), sigma^2 = 2d, coreset sqrt(n); "
+              f"{args.repeats} samples per n (iid: >= 20); slopes of log rms MMD vs log n")
+        print(_scaling_example().table(sc, markdown=args.markdown))
     print(f"\n(total {time.perf_counter() - started:.0f} s; the machine may be shared: "
           "timings are medians, compare ratios)")
     if args.json:
