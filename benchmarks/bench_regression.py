@@ -8,7 +8,8 @@ noise σ = 0.1, so the best possible RMSE is 0.1).
 
 Scenarios (``--only``):
 
-* ``krr``   N = 2e4, d = 8: KernelRidge (kernelkit, sklearn), FalkonRegressor,
+* ``krr``   N = 2e4, d = 8: KernelRidge (kernelkit ``solver="auto"`` — the row shows the
+  path it took — and ``"cholesky"``, sklearn), FalkonRegressor,
   Nystroem + Ridge (sklearn);
 * ``large`` N = 1e6, d = 8: FalkonRegressor vs Nystroem + Ridge (sklearn);
 * ``gp``    N = 5e3, d = 8: GaussianProcessRegressor with hyper-parameter optimisation
@@ -45,8 +46,9 @@ N_TEST = 10_000
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "krr": {"n": 20_000, "quick_n": 3_000, "methods": [
-        ("kk_krr", {"alpha": ALPHA}),
+        ("kk_krr", {"alpha": ALPHA, "solver": "auto"}),
         ("sk_krr", {"alpha": ALPHA}),
+        ("kk_krr", {"alpha": ALPHA, "solver": "cholesky"}),
         ("kk_falkon", {"alpha": ALPHA, "m": 3000, "iters": 40}),  # 15 it: RMSE +6 %
         ("sk_nystroem", {"alpha": ALPHA, "m": 3000}),
     ]},
@@ -90,7 +92,8 @@ def child(method: str, n: int, params: dict[str, Any], seed: int) -> dict[str, A
     if method == "kk_krr":
         from kernelkit.kernels import Gaussian
         from kernelkit.regression import KernelRidge
-        model: Any = KernelRidge(kernel=Gaussian(bandwidth=BANDWIDTH), alpha=params["alpha"])
+        model: Any = KernelRidge(kernel=Gaussian(bandwidth=BANDWIDTH), alpha=params["alpha"],
+                                 solver=params.get("solver", "auto"))
     elif method == "sk_krr":
         from sklearn.kernel_ridge import KernelRidge as SkKRR
         model = SkKRR(kernel="rbf", gamma=gamma, alpha=params["alpha"])
@@ -137,6 +140,10 @@ def child(method: str, n: int, params: dict[str, Any], seed: int) -> dict[str, A
         out["lml"] = float(model.log_marginal_likelihood_value_)
     if method == "kk_falkon":
         out["n_iter"] = int(model.n_iter_)
+    if method == "kk_krr":  # the path "auto" took, and its work
+        out["path"] = f"{model.solver_}: {model.n_iter_} it"
+        if model.n_refine_:
+            out["path"] += f" + {model.n_refine_} refine"
     return out
 
 
@@ -164,6 +171,8 @@ def label(method: str, params: dict[str, Any]) -> str:
         extra.append(f"M={params['m']}")
     if "iters" in params:
         extra.append(f"{params['iters']} it")
+    if "solver" in params:
+        extra.append(f"solver={params['solver']}")
     return names[method] + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -174,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs per method (fresh process each); medians are reported")
     parser.add_argument("--only", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--methods", default="",
+                        help="comma-separated subset of method keys (kk_krr, sk_krr, kk_falkon, "
+                             "sk_nystroem, kk_gp, sk_gp); default all. Keep the sklearn "
+                             "reference (sk_krr / sk_gp / last row) for the ratios")
     parser.add_argument("--markdown", action="store_true", help="Markdown tables")
     parser.add_argument("--json", metavar="PATH", help="write raw results to PATH")
     parser.add_argument("--timeout", type=float, default=900.0,
@@ -190,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         spec = SCENARIOS[name]
         n = spec["quick_n"] if args.quick else spec["n"]
         rows = []
+        wanted = {m.strip() for m in args.methods.split(",") if m.strip()}
         for method, params in spec["methods"]:
+            if wanted and method not in wanted:
+                continue
             if args.quick and "m" in params:
                 params = {**params, "m": min(params["m"], n // 5)}
             runs = []
@@ -202,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             row: dict[str, Any] = {"method": label(method, params), "n": n, "runs": runs}
             if ok:
                 for key in ok[0]:
-                    row[key] = statistics.median(x[key] for x in ok)
+                    values = [x[key] for x in ok]
+                    row[key] = statistics.median_low(values) if isinstance(values[0], str) \
+                        else statistics.median(values)
             else:
                 row["error"] = runs[0]["error"]
             rows.append(row)
@@ -214,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(name: str, rows: list[dict[str, Any]], markdown: bool) -> None:
-    ref = rows[1] if name in ("krr", "gp") else rows[-1]   # the sklearn reference row
+    sk_ref = {"krr": "sklearn KernelRidge", "gp": "sklearn GPR"}.get(name)
+    refs = [r for r in rows if sk_ref and r["method"].startswith(sk_ref)]
+    ref = refs[0] if refs else rows[-1]   # the sklearn reference row
     head = ["method", "N", "fit s", "x faster than ref", "peak RSS MiB", "extra MiB",
             "peak / ref", "test RMSE"]
     if name == "gp":
@@ -226,7 +246,8 @@ def print_table(name: str, rows: list[dict[str, Any]], markdown: bool) -> None:
             continue
         speed = ref.get("fit_s", float("nan")) / row["fit_s"]
         mem = row["extra_mib"] / ref["extra_mib"] if ref.get("extra_mib") else float("nan")
-        cells = [row["method"], f"{row['n']:,}", f"{row['fit_s']:.2f}", f"{speed:.2f}",
+        method = row["method"] + (f" → {row['path']}" if "path" in row else "")
+        cells = [method, f"{row['n']:,}", f"{row['fit_s']:.2f}", f"{speed:.2f}",
                  f"{row['peak_mib']:.0f}", f"{row['extra_mib']:.0f}", f"{mem:.2f}",
                  f"{row['rmse']:.4f}"]
         if name == "gp":
