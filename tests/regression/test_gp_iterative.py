@@ -202,9 +202,9 @@ def test_gradient_matches_exact_within_statistical_bound(gp_data, kernel):
     _, g_exact = ex.log_marginal_likelihood(ex.theta_, eval_gradient=True)
     grads = np.array([
         it.IterativeMarginalLikelihood(kernel, X, y[:, None], n_probes=16,
-                                       preconditioner_rank=10, cg_tol=1e-8,
+                                       preconditioner_rank=30, cg_tol=1e-8,
                                        rng=np.random.RandomState(s))(ex.theta_).grad
-        for s in range(12)])
+        for s in range(8)])
     se = grads.std(axis=0, ddof=1) / math.sqrt(len(grads))
     assert np.all(np.abs(grads.mean(axis=0) - g_exact) <= N_SIGMA * se + 1e-6 * np.abs(g_exact))
     # and a single 16-probe estimate is already close (relative to the gradient's size)
