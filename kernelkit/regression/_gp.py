@@ -155,6 +155,16 @@ class GaussianProcessRegressor(MultiOutputMixin, RegressorMixin,
     >>> mean, std = gp.predict(np.array([[0.5]]), return_std=True)
     >>> round(float(mean[0]), 1), bool(0 < std[0] < 0.1)
     (0.5, True)
+
+    The matrix-free solver (for n beyond Cholesky) gives the same mean to ``cg_tol``:
+
+    >>> it = GaussianProcessRegressor(kernel=Gaussian(bandwidth=1.0), noise=0.1,
+    ...                               optimizer=None, solver="iterative", cg_tol=1e-10,
+    ...                               random_state=0).fit(X, y)
+    >>> ex = GaussianProcessRegressor(kernel=Gaussian(bandwidth=1.0), noise=0.1,
+    ...                               optimizer=None).fit(X, y)
+    >>> bool(np.allclose(it.predict(X[:5]), ex.predict(X[:5]), rtol=1e-6))
+    True
     """
 
     L_: np.ndarray | None
