@@ -12,6 +12,7 @@ import numpy as np
 
 from ..exceptions import InputValueError
 from ._common import fmt_seconds, kernel_from_name, make_console, positive_int, print_json
+from ._scheduler import add_scheduler_argument, scheduler_from_args
 
 HELP = ("Fit kernel ridge regression (krr), Falkon (falkon) or a Gaussian process (gp) to "
         "TRAIN.csv and save the model (JSON + npz, no pickle).")
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write a PNG: fitted vs true values (and Falkon's CG residuals)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the Falkon centres")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_scheduler_argument(parser)
 
 
 def validate(args: argparse.Namespace) -> str | None:
@@ -57,6 +59,9 @@ def validate(args: argparse.Namespace) -> str | None:
             return f"--{name} must be a finite number > 0, got {value}"
     if args.alpha is not None and not (np.isfinite(args.alpha) and args.alpha > 0):
         return f"--alpha must be a finite number > 0, got {args.alpha}"
+    if getattr(args, "scheduler", None) and args.method != "falkon":
+        return (f"--scheduler runs Falkon's passes on a Dask cluster; {args.method} runs in "
+                "this process only (use `kernelkit fit falkon ...`, or drop --scheduler)")
     return None
 
 
@@ -131,7 +136,15 @@ def run(args: argparse.Namespace) -> int:
             model: Any = FalkonRegressor(
                 kernel=kernel, alpha=1e-3 if args.alpha is None else args.alpha,
                 n_centers=args.n_centers, max_iter=args.max_iter, callback=callback,
-                random_state=args.seed).fit(Xs, y)
+                random_state=args.seed)
+            with scheduler_from_args(args) as client:
+                if client is None:
+                    model.fit(Xs, y)
+                else:  # rows of X and y go to the workers once; each CG pass runs there
+                    from ..distributed import row_chunks
+
+                    Xd = row_chunks(Xs)
+                    model.fit(Xd, row_chunks(y[:, None], Xd.chunks[0][0])[:, 0])
         model.callback = None
     elif args.method == "krr":
         with console.status("kernel ridge regression"):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import json
+
 import dask.array as da
 import numpy as np
 import pytest
 
+from kernelkit import io as kio
+from kernelkit.cli import main
 from kernelkit.exceptions import InputTypeError, InputValueError, ParameterError
 from kernelkit.kernels import Gaussian
 from kernelkit.ops import normal_matvec
@@ -83,3 +88,39 @@ def test_inputs_not_mutated_and_bad_inputs(client, rng):
     bad[3] = np.nan
     with pytest.raises(InputValueError, match="y contains NaN"):
         FalkonRegressor(n_centers=20).fit(Xd, da.from_array(bad, chunks=50))
+
+
+def _write_csv(path, X, y):
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow([f"x{i}" for i in range(X.shape[1])] + ["y"])
+        for row, t in zip(X, y, strict=True):
+            out.writerow([*map(repr, row.tolist()), repr(float(t))])
+
+
+def test_cli_fit_falkon_on_the_cluster(cluster, client, tmp_path, rng, capsys):
+    X, y = _data(rng, n=400)
+    _write_csv(tmp_path / "train.csv", X, y)
+    args = ["fit", "falkon", str(tmp_path / "train.csv"), "--target", "y", "--alpha", "1",
+            "--n-centers", "20", "--max-iter", "40", "--json"]
+    assert main([*args, "--model", str(tmp_path / "local.kk")]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main([*args, "--model", str(tmp_path / "remote.kk"),
+                 "--scheduler", cluster.scheduler_address]) == 0
+    remote = json.loads(capsys.readouterr().out)
+    assert remote["cg_iterations"] == local["cg_iterations"]
+    a, b = kio.load(tmp_path / "local.kk"), kio.load(tmp_path / "remote.kk")
+    np.testing.assert_array_equal(a.centers_, b.centers_)
+    assert _max_rel(b.coef_, a.coef_) <= FIT_RTOL
+    np.testing.assert_allclose(remote["train_rmse"], local["train_rmse"], rtol=FIT_RTOL)
+
+
+def test_cli_fit_unreachable_scheduler_and_other_methods(tmp_path, rng, capsys):
+    X, y = _data(rng, n=50)
+    _write_csv(tmp_path / "train.csv", X, y)
+    base = ["fit", "falkon", str(tmp_path / "train.csv"), "--target", "y", "--n-centers", "10"]
+    assert main([*base, "--scheduler", "tcp://127.0.0.1:1", "--scheduler-timeout", "1"]) == 1
+    assert "tcp://127.0.0.1:1" in capsys.readouterr().err
+    assert main(["fit", "krr", str(tmp_path / "train.csv"), "--target", "y",
+                 "--scheduler", "tcp://127.0.0.1:1"]) != 0
+    assert "falkon" in capsys.readouterr().err
