@@ -6,7 +6,10 @@
   :class:`~kernelkit.exceptions.NotPSDError` with the remedy;
 * :func:`block_cg` runs independent preconditioned conjugate gradients on every column of a
   right-hand side at once, so each iteration costs one (multi-column) operator product: the
-  engine's product with k columns costs about as much as with one.
+  engine's product with k columns costs about as much as with one;
+* :func:`refined_dense_cg` solves with a float32 kernel matrix already in memory (BLAS
+  products, :class:`ColumnNystrom` preconditioner) inside a float64 iterative refinement,
+  so an exact solution needs no O(n³) factorisation.
 """
 
 from __future__ import annotations
