@@ -19,6 +19,12 @@ What is timed (float32 ``kernelkit.kernel_sum`` with a Gaussian kernel, d = 3):
 
 The ratio column is time ÷ in-process time (pairs/s for the peer): 1.15 means 15 %
 overhead. The chunk table times the persisted case for several rows-per-chunk.
+
+The Falkon table times ``FalkonRegressor.fit`` (``make_smooth_regression``, d = 8,
+Gaussian h = 2.5, alpha = 1, M = 1000 centres, 10 CG iterations; ``--falkon-n`` rows,
+default 2e5, 2e4 with ``--quick``) in-process and with X, y as Dask arrays on the same
+LocalCluster (persisted by ``fit``; one fused pass per chunk and CG iteration), and the
+largest relative difference of the coefficients.
 """
 
 from __future__ import annotations
@@ -77,8 +83,43 @@ def _rate(pairs: float) -> str:
     return f"{pairs:.3g}"
 
 
+FALKON = {"d": 8, "bandwidth": 2.5, "alpha": 1.0, "n_centers": 1000, "max_iter": 10}
+
+
+def falkon_rows(client: Any, n: int, repeats: int) -> list[dict[str, Any]]:
+    """FalkonRegressor.fit in-process vs on the cluster (X, y as Dask arrays)."""
+    import warnings
+
+    from kernelkit.datasets import make_smooth_regression
+    from kernelkit.regression import FalkonRegressor
+
+    X, y = make_smooth_regression(n, FALKON["d"], noise=0.1, random_state=0)
+    params = {"kernel": Gaussian(bandwidth=FALKON["bandwidth"]), "alpha": FALKON["alpha"],
+              "n_centers": FALKON["n_centers"], "max_iter": FALKON["max_iter"],
+              "tol": 1e-12, "random_state": 0}
+    models: dict[str, Any] = {}
+    warnings.simplefilter("ignore")  # a fixed 10 iterations: no ConvergenceWarning noise
+
+    def local() -> None:
+        models["local"] = FalkonRegressor(**params).fit(X, y)
+
+    def remote() -> None:
+        Xd = kernelkit.distributed.row_chunks(X)
+        yd = kernelkit.distributed.row_chunks(y[:, None], Xd.chunks[0][0])[:, 0]
+        models["remote"] = FalkonRegressor(**params).fit(Xd, yd)
+
+    t_local = _median_times(local, repeats, "falkon in-process")
+    t_remote = _median_times(remote, repeats, "falkon cluster")
+    a, b = models["local"].coef_, models["remote"].coef_
+    diff = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
+    tasks = kernelkit.distributed.row_chunks(X).numblocks[0]
+    return [{"case": "Falkon fit in-process (n_jobs=2)", "times": t_local, "diff": 0.0},
+            {"case": f"Falkon fit on LocalCluster 2x1 ({tasks} chunks)", "times": t_remote,
+             "diff": diff}]
+
+
 def run(n: int, m: int, d: int, repeats: int, chunk_rows: list[int],
-        peer_rows: int) -> dict[str, Any]:
+        peer_rows: int, falkon_n: int = 0) -> dict[str, Any]:
     import dask.array as da
     from distributed import Client, LocalCluster
 
@@ -142,6 +183,8 @@ def run(n: int, m: int, d: int, repeats: int, chunk_rows: list[int],
             chunk_table.append({"rows_per_chunk": r, "tasks": math.ceil(n / r),
                                 "times": times})
 
+        falkon = falkon_rows(client, falkon_n, repeats) if falkon_n else []
+
         peer_n = min(n, peer_rows)
         block_rows = max(1, PEER_BLOCK_BYTES // (8 * m))
         Xp = client.persist(da.from_array(X[:peer_n], chunks=(block_rows, d)))
@@ -168,7 +211,11 @@ def run(n: int, m: int, d: int, repeats: int, chunk_rows: list[int],
     for row in chunk_table:
         row["median_s"] = statistics.median(row["times"])
         row["vs_in_process"] = row["median_s"] / base
+    for row in falkon:
+        row["median_s"] = statistics.median(row["times"])
+        row["vs_in_process"] = row["median_s"] / statistics.median(falkon[0]["times"])
     return {"n": n, "m": m, "d": d, "repeats": repeats, "rows": rows, "chunks": chunk_table,
+            "falkon": falkon, "falkon_n": falkon_n,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "load_avg": os.getloadavg()}}
 
@@ -193,6 +240,15 @@ def render(result: dict[str, Any], markdown: bool) -> str:
         table.append([f"{row['rows_per_chunk']:,}", str(row["tasks"]), _fmt(row["median_s"]),
                       f"{row['vs_in_process']:.2f}x"])
     lines += _table(table, markdown)
+    if result.get("falkon"):
+        lines += ["", f"FalkonRegressor.fit, N={result['falkon_n']:,}, d={FALKON['d']}, "
+                  f"M={FALKON['n_centers']}, {FALKON['max_iter']} CG iterations", ""]
+        table = [["case", "median", "min-max", "time ÷ in-process", "max rel diff of coef"]]
+        for row in result["falkon"]:
+            table.append([row["case"], _fmt(row["median_s"]),
+                          f"{_fmt(min(row['times']))}-{_fmt(max(row['times']))}",
+                          f"{row['vs_in_process']:.2f}x", f"{row['diff']:.1e}"])
+        lines += _table(table, markdown)
     return "\n".join(lines)
 
 
@@ -216,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: N/100, N/20, N/8, N/2)")
     parser.add_argument("--peer-rows", type=int, default=None,
                         help="rows of X the peer runs on (default 20000; 4000 with --quick)")
+    parser.add_argument("--falkon-n", type=int, default=None,
+                        help="rows of the Falkon fit table (default 2e5; 2e4 with --quick; "
+                             "0 skips it)")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
@@ -226,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.chunks:
         chunk_rows = [int(r) for r in args.chunks.split(",")]
     result = run(n, m, args.d, args.repeats, chunk_rows,
-                 peer_rows=args.peer_rows or (4_000 if args.quick else 20_000))
+                 peer_rows=args.peer_rows or (4_000 if args.quick else 20_000),
+                 falkon_n=(args.falkon_n if args.falkon_n is not None
+                           else 20_000 if args.quick else 200_000))
     print(render(result, args.markdown))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
