@@ -42,8 +42,9 @@ MAX_REFINE = 30
 REFINE_RTOL_TRUE = 1e-12
 #: ... and the residual accepted when refinement stalls at the engine's rounding floor.
 REFINE_ACCEPT = 1e-10
-#: ``solver="auto"`` tries "dense_cg" from this n on (below, factoring is cheap anyway) ...
-DENSE_CG_MIN_N = 4096
+#: ``solver="auto"`` tries "dense_cg" from this n on (at n = 6000, alpha = 1e-2 it needed 66
+#: products with K at rank 750: about the cost of the factorisation) ...
+DENSE_CG_MIN_N = 8000
 #: ... while the float32 rounding of K, ~ eps32 sqrt(n) mean(diag K), is at most this
 #: fraction of alpha (each refinement step shrinks the residual by about that ratio).
 DENSE_CG_MAX_ROUNDING = 0.05
@@ -58,9 +59,10 @@ def dense_cg_budget(n: int) -> int:
 
 def dense_cg_rank(n: int, preconditioner_rank: int) -> int:
     """Nyström rank of "dense_cg": 3 × ``preconditioner_rank`` (its columns are free: K is
-    in memory), at most n / 4. At n = 2e4 (Gaussian, alpha = 1e-2) rank 1000 needed 83
-    products with K, rank 2000 needed 42."""
-    return max(1, min(n // 4, 3 * preconditioner_rank))
+    in memory), at most n / 8 (building it costs ~2 n rank², a factorisation n³ / 3).
+    At n = 2e4 (Gaussian, alpha = 1e-2) rank 1000 needed 83 products with K, rank 2000
+    needed 42."""
+    return max(1, min(n // 8, 3 * preconditioner_rank))
 
 
 def choose_dense_solver(n: int, alpha: float, mean_diag: float) -> str:
@@ -96,7 +98,7 @@ class KernelRidge(DualPredictMixin, MultiOutputMixin, RegressorMixin,
         float64 ones). "dense_cg" builds the same float32 K (both triangles) but does not
         factor it: conjugate gradients on K + alpha I, each iteration one BLAS product
         with K, preconditioned by a Nyström approximation from ``3 * preconditioner_rank``
-        of its columns (at most n / 4), inside a float64 iterative refinement whose
+        of its columns (at most n / 8), inside a float64 iterative refinement whose
         residuals are engine products (to a relative residual of 1e-12); when its
         iterations would cost more than about 60 % of a factorisation, or refinement
         stalls (alpha tiny against float32 rounding), it factors the K it holds instead
@@ -104,7 +106,7 @@ class KernelRidge(DualPredictMixin, MultiOutputMixin, RegressorMixin,
         :class:`~kernelkit.KernelOperator` with a Nyström preconditioner of rank
         ``preconditioner_rank``. "auto": while ``8 n²`` bytes fit in
         ``DENSE_FACTOR (16) * working_memory`` (see :func:`kernelkit.config_context`),
-        "dense_cg" for n >= 4096 when the float32 rounding of K
+        "dense_cg" for n >= 8000 when the float32 rounding of K
         (~ eps32 · sqrt(n) · mean diag) is below alpha / 20, else "cholesky"; beyond that
         memory, "cg".
     tol : float, default=1e-8

@@ -193,6 +193,7 @@ def test_auto_picks_dense_cg_by_cost(problem, monkeypatch):
     assert _krr.choose_dense_solver(20_000, 1e-2, 1.0) == "dense_cg"
     assert _krr.choose_dense_solver(20_000, 1e-6, 1.0) == "cholesky"     # alpha tiny
     monkeypatch.setattr(_krr, "DENSE_CG_MIN_N", 100)
+    monkeypatch.setattr(_krr, "dense_cg_budget", lambda n: 10_000)
     model = KernelRidge(kernel=Gaussian(), alpha=0.5).fit(X, Y)
     assert model.solver_ == "dense_cg"
     model = KernelRidge(kernel=Gaussian(), alpha=1e-9).fit(X, Y)
