@@ -8,14 +8,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 
 from .._config import get_config
 from .._validation import check_positive
 from ..exceptions import InputTypeError, MemoryBudgetError, ParameterError
 from ..kernels import Kernel
 from ..ops import matvec as exact_matvec
-from ._common import as_generator, check_data, check_kernel, kernel_block
+from ._common import (
+    as_generator,
+    check_data,
+    check_kernel,
+    kernel_block,
+    small_blas,
+    stable_cholesky,
+    weighted_sample_without_replacement,
+)
 from ._features import RandomFeatures
+from ._leverage import _OVERSAMPLE, _dictionary_cap
 from ._nystroem import LowRankOperator, Nystroem
 from ._spectral import spectrum_of
 
@@ -28,6 +38,17 @@ _CHECK_ROWS = 1000
 _SELECT_PROBES = 10
 _HELD_OUT_PROBES = 20
 _START_RANK = 16
+#: Uniform dictionary for the leverage scores of the first Nyström rank on the subsample.
+_FIRST_DICTIONARY = 64
+#: Random features are dropped from the search when their error, extrapolated at the
+#: Monte-Carlo rate 1/sqrt(rank) from the last rank tried, would still exceed rtol times
+#: this factor at the largest allowed rank (they could then never be chosen).
+_RATE_SLACK = 2.0
+#: Flop-equivalents of one exp/cos/sin in the cost model: with it, measured build times of
+#: both candidates on 20000 rows (d = 3, ranks 64-2048) were within ±20 % of proportional.
+_TRANSCENDENTAL = 100.0
+#: Bisection steps for λ (log λ spans 12 decades: 2^-30 of that is far below what matters).
+_BISECTIONS = 30
 
 
 @dataclass
@@ -52,8 +73,11 @@ class Approximation:
     features : ndarray of shape (n_samples, rank)
         Z for the training data.
     seconds : dict
-        ``{"planning": ..., "build": ...}``: time spent choosing/validating and time to
-        build the chosen approximation on all of X.
+        ``{"planning": ..., "build": ...}``: ``build`` is the wall time to fit the chosen
+        method on all of X and transform X (the returned features); ``planning`` is the
+        rest of the call (checks, subsample references, rank search, held-out check, and
+        any discarded build whose held-out error missed rtol). The planner's overhead is
+        ``planning / build``.
     """
 
     method: str
@@ -92,30 +116,40 @@ def _make(method: str, kernel: Kernel, rank: int, seed: int) -> Any:
 
 
 def _cost(method: str, rank: int, n: int, d: int) -> float:
-    """Flops to build the features of n rows (the dominant cost)."""
+    """Flop-equivalents to build the features of n rows (the dominant terms).
+
+    Random features: the product with the frequencies plus a cos/sin per entry. RLS
+    Nyström: the leverage-score pass (each row against a dictionary of ~1.5 rank points,
+    capped as in :mod:`._leverage`, about twice over the recursion levels), then the
+    kernel block to the centres and its product with K_mm^{-1/2}; every kernel entry
+    costs an exp. A transcendental counts ``_TRANSCENDENTAL`` flops.
+    """
+    t = _TRANSCENDENTAL
     if method == "rff-orthogonal":
-        return n * rank * (d + 20.0)  # product plus cos/sin
-    return n * rank * (d + 20.0 + rank)  # kernel block plus the K_mm^{-1/2} product
+        return n * rank * (d + t)
+    q = min(1.5 * rank, _dictionary_cap(n))
+    return n * (rank * (d + t + rank) + 2.0 * q * (d + t + q))
 
 
 class _Checker:
-    """Exact reference values on a subsample, and the task's relative error."""
+    """The exact kernel block of the subsample (computed once), reference values of the
+    task on probe vectors, and the task's relative error."""
 
     def __init__(self, kernel: Kernel, XS: np.ndarray, task: str, alpha: float,
                  rng: np.random.Generator) -> None:
         self.task, self.alpha = task, alpha
         s = XS.shape[0]
+        # the subsample's kernel block, evaluated once for every rank of the Nyström search
+        # (and, exactly, for the reference solves of task="solve")
+        self.K = kernel_block(kernel, XS, XS, exact=task == "solve")
         if task == "density":
             self.V = np.full((s, 1), 1.0 / s)
         else:
             self.V = rng.standard_normal((s, _SELECT_PROBES + _HELD_OUT_PROBES))
         if task == "solve":
-            K = kernel_block(kernel, XS, XS, exact=True)
-            self.ref = np.linalg.solve(K + alpha * np.eye(s), self.V)
+            self.ref = np.linalg.solve(self.K + alpha * np.eye(s), self.V)
         else:
             self.ref = np.asarray(exact_matvec(kernel, XS, XS, self.V), dtype=np.float64)
-        if self.ref.ndim == 1:
-            self.ref = self.ref[:, None]
 
     def errors(self, ZS: np.ndarray, held_out: bool) -> np.ndarray:
         cols = (slice(_SELECT_PROBES, None) if held_out else slice(0, _SELECT_PROBES))
@@ -133,18 +167,121 @@ class _Checker:
         return np.asarray(np.linalg.norm(approx - ref, axis=0) / np.linalg.norm(ref, axis=0))
 
 
+class _FeatureSearch:
+    """Orthogonal random features of the subsample, grown without redrawing: rank r → r'
+    adds an independent set of r' - r features, and the blocks are averaged with weights
+    proportional to their frequency counts (each block alone is unbiased)."""
+
+    def __init__(self, kernel: Kernel, XS: np.ndarray, rng: np.random.Generator) -> None:
+        self.kernel, self.XS, self.rng = kernel, XS, rng
+        self.blocks: list[tuple[np.ndarray, int]] = []
+        self.rank = 0
+
+    def features(self, rank: int) -> np.ndarray:
+        new = rank - self.rank
+        est = _make("rff-orthogonal", self.kernel, new, int(self.rng.integers(2**31 - 1)))
+        self.blocks.append((est.fit(self.XS).transform(self.XS).astype(np.float64),
+                            (new + 1) // 2))
+        self.rank = rank
+        total = sum(m for _, m in self.blocks)
+        return np.hstack([Z * math.sqrt(m / total) for Z, m in self.blocks])
+
+
+class _LeverageSearch:
+    """RLS Nyström of the subsample from its kernel block K, rank by rank.
+
+    The law of :class:`Nystroem` with ``sampling="rls"``: λ with d_eff(λ) = rank / 2 and
+    centres drawn without replacement by ridge leverage scores at λ. The scores are the
+    BLESS estimates from a weighted dictionary drawn by the previous rank's scores with
+    probabilities min(1, q τ_i), q = 2 × the oversampling of :mod:`._leverage` (d_eff
+    doubles per rank step), as on BLESS's path of decreasing λ; the first dictionary is
+    uniform. K is never refactored: a step costs O(s·q·rank) for s subsample rows plus
+    an eigendecomposition of the dictionary block.
+    """
+
+    def __init__(self, K: np.ndarray, rng: np.random.Generator) -> None:
+        self.K, self.rng = K, rng
+        s = K.shape[0]
+        self.diag = np.maximum(np.diag(K).copy(), 0.0)
+        self.p = np.full(s, min(1.0, _FIRST_DICTIONARY / s))  # dictionary probabilities
+
+    def _scores(self) -> Any:
+        K = self.K
+        keep = self.rng.random(self.p.shape[0]) < self.p
+        J = np.flatnonzero(keep)
+        D = 1.0 / np.sqrt(self.p[J])  # importance weights W^{1/2}
+        mu, Q = scipy.linalg.eigh(D[:, None] * K[np.ix_(J, J)] * D[None, :],
+                                  check_finite=False)
+        C = (Q.T @ (D[:, None] * K[J])) ** 2  # (|J|, s)
+        mu = np.maximum(mu, 0.0)
+        diag = self.diag
+
+        def scores(lam: float) -> np.ndarray:
+            explained = (1.0 / (mu + lam)) @ C
+            tau = np.maximum(diag - explained, 0.0) / lam
+            return np.asarray(np.minimum(tau, diag / (diag + lam)))
+
+        return scores
+
+    def features(self, rank: int) -> np.ndarray:
+        scores = self._scores()
+        # λ with estimated d_eff(λ) = rank / 2 (bisection in log λ, as _auto_regularization)
+        total = max(float(self.diag.sum()), 1e-300)
+        lo, hi = math.log(total * 1e-12), math.log(total)
+        for _ in range(_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            if scores(math.exp(mid)).sum() > rank / 2.0:
+                lo = mid
+            else:
+                hi = mid
+        tau = scores(math.exp(hi))
+        self.p = np.minimum(1.0, 2.0 * _OVERSAMPLE * tau)
+        weights = tau + 1e-12 * max(float(tau.max()), 1e-300)
+        C = weighted_sample_without_replacement(weights, rank, self.rng)
+        # Z = K_SC L^-T with K_CC = L Lᵀ: the same Z Zᵀ as K_SC K_CC^{-1/2} (Nystroem's
+        # basis) at the cost of a Cholesky factorization instead of an eigendecomposition
+        L = stable_cholesky(self.K[np.ix_(C, C)])
+        return np.asarray(scipy.linalg.solve_triangular(L, self.K[C], lower=True,
+                                                        check_finite=False).T)
+
+
+def _search(searches: dict[str, Any], next_rank: dict[str, int], caps: dict[str, int],
+            checker: _Checker, rtol: float, n: int, d: int,
+            reached: list[str]) -> tuple[str, int] | None:
+    """Advance the candidates' rank searches on the subsample, cheapest next step first,
+    until one meets rtol on the selection probes: (method, rank), or None when none can."""
+    while next_rank:
+        method = min(next_rank, key=lambda m: _cost(m, next_rank[m], n, d))
+        r = next_rank[method]
+        err = float(checker.errors(searches[method].features(r), False).max())
+        predicted = r * (err / (_RATE_SLACK * rtol)) ** 2  # rank at rtol·slack, rate 1/sqrt(r)
+        if err <= rtol:
+            # if the build on all of X misses, the search resumes past this rank
+            next_rank[method] = min(2 * r, caps[method]) if r < caps[method] else r
+            return method, r
+        if r >= caps[method] or (method == "rff-orthogonal" and r >= 2 * _START_RANK
+                                 and predicted > caps[method]):
+            reached.append(f"{method}: error {err:.3g} at rank {r}")
+            del next_rank[method]
+        else:
+            next_rank[method] = min(2 * r, caps[method])
+    return None
+
+
 def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec", *,
                 alpha: float | None = None, max_rank: int | None = None,
                 random_state: Any = None) -> Approximation:
     r"""Choose and build the cheapest low-rank approximation of K(X, X) meeting ``rtol``.
 
     Candidates are orthogonal random Fourier features (kernels with a known spectral
-    density) and Nyström with ridge-leverage-score centres (any kernel). For each, the
-    rank doubles from 16 until the task error, measured on probe vectors against the
-    exact engine (:func:`kernelkit.matvec`) on a uniform subsample of up to 1000 rows, is
-    at most ``rtol``; the cheaper (in flops to build) is then fitted on all of X and
-    re-checked on 20 independent held-out probes; if they miss ``rtol`` the rank doubles
-    again.
+    density) and Nyström with ridge-leverage-score centres (any kernel). Their ranks
+    (16, 32, 64, ...) are tried on a uniform subsample of up to 1000 rows in order of
+    their modelled build cost on all of X, until one meets ``rtol`` on 10 probe vectors
+    against the exact engine (:func:`kernelkit.matvec`): the cheapest that does. It is
+    then fitted on all of X and re-checked on 20 independent held-out probes; if they
+    miss ``rtol`` the rank doubles (past the rank cap, the search resumes without it).
+    The subsample's kernel block is evaluated once and rank steps reuse earlier work
+    (see ``docs/approx.md``).
 
     Parameters
     ----------
@@ -205,55 +342,51 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     XS = X[S]
     checker = _Checker(kernel, XS, task, alpha or 0.0, rng)
 
-    methods = ["nystroem-rls"]
+    s = XS.shape[0]
+    searches: dict[str, Any] = {"nystroem-rls": _LeverageSearch(checker.K, rng)}
+    caps = {"nystroem-rls": min(limit, s)}  # more centres than subsample rows: exact there
     try:
         spectrum_of(kernel)
-        methods.insert(0, "rff-orthogonal")
+        searches["rff-orthogonal"] = _FeatureSearch(kernel, XS, rng)
+        caps["rff-orthogonal"] = limit
     except InputTypeError:
         pass
-    best: dict[str, tuple[int, float]] = {}
+    # cheapest step first: every candidate's next rank is tried in order of its build cost,
+    # so the first one meeting rtol is the cheapest that does, and no dearer step is tried
+    next_rank = {m: min(_START_RANK, caps[m]) for m in searches}
     reached: list[str] = []
-    for method in methods:
-        rank, err = _START_RANK, math.inf
-        while True:
-            r = min(rank, limit, XS.shape[0] if method == "nystroem-rls" else limit)
-            est = _make(method, kernel, r, int(rng.integers(2**31 - 1))).fit(XS)
-            err = float(checker.errors(est.transform(XS).astype(np.float64), False).max())
-            if err <= rtol:
-                best[method] = (r, err)
-                break
-            if r >= limit or (method == "nystroem-rls" and r >= XS.shape[0]):
-                reached.append(f"{method}: error {err:.3g} at rank {r}")
-                break
-            rank *= 2
-    if not best:
-        raise MemoryBudgetError(
-            f"no approximation meets rtol={rtol:g} within the rank the memory budget allows "
-            f"({limit}; working_memory={get_config()['working_memory']:g} MiB): "
-            + "; ".join(reached) + ". Raise working_memory, pass a larger max_rank, or "
-            "loosen rtol."
-        )
-    method = min(best, key=lambda m: _cost(m, best[m][0], n, d))
-    rank = best[method][0]
-    planning = time.perf_counter() - t0
+    build = 0.0
     while True:
-        t1 = time.perf_counter()
-        est = _make(method, kernel, rank, int(rng.integers(2**31 - 1))).fit(X)
-        Z = est.transform(X).astype(np.float64)
-        build = time.perf_counter() - t1
-        t2 = time.perf_counter()
-        held = checker.errors(Z[S], True)
-        planning += time.perf_counter() - t2
-        error = float(held.max())
-        if error <= rtol or rank >= limit or (method == "nystroem-rls" and rank >= n):
+        with small_blas(s):  # small dense products: one BLAS thread (see small_blas)
+            chosen = _search(searches, next_rank, caps, checker, rtol, n, d, reached)
+        if chosen is None:
+            raise MemoryBudgetError(
+                f"no approximation meets rtol={rtol:g} within the rank the memory budget "
+                f"allows ({limit}; working_memory={get_config()['working_memory']:g} MiB): "
+                + "; ".join(reached) + ". Raise working_memory, pass a larger max_rank, or "
+                "loosen rtol."
+            )
+        method, rank = chosen
+        # build on all of X; if the held-out probes miss rtol, double the rank, and past
+        # the cap resume the search without this method
+        while True:
+            t1 = time.perf_counter()
+            est = _make(method, kernel, rank, int(rng.integers(2**31 - 1))).fit(X)
+            Z = est.transform(X).astype(np.float64)
+            build = time.perf_counter() - t1
+            held = checker.errors(Z[S], True)
+            error = float(held.max())
+            top = min(limit, n)
+            if error <= rtol or rank >= top:
+                break
+            rank = min(2 * rank, top)
+        if error <= rtol:
             break
-        rank = min(2 * rank, limit)
-    if error > rtol:
-        raise MemoryBudgetError(
-            f"{method} reached a held-out error of {error:.3g} at rank {rank}, above "
-            f"rtol={rtol:g}, and the memory budget allows no larger rank ({limit}). Raise "
-            "working_memory, pass a larger max_rank, or loosen rtol."
-        )
+        reached.append(f"{method}: held-out error {error:.3g} at rank {rank}")
+        next_rank.pop(method, None)
+    # everything but the build of the returned features counts as planning, including
+    # builds on all of X discarded because their held-out error missed rtol
+    planning = time.perf_counter() - t0 - build
     return Approximation(method=method, rank=int(Z.shape[1]), error_estimate=error,
                          confidence=held.shape[0] / (held.shape[0] + 1.0),
                          n_probes=int(held.shape[0]), task=task, estimator=est, features=Z,

@@ -120,6 +120,31 @@ def test_positive_mse_ordering_simplex_orthogonal_iid():
     assert mse["simplex"][0] < mse["orthogonal"][0] < mse["iid"][0], mse
 
 
+@pytest.mark.parametrize("d", [2, 5, 16])
+def test_simplex_frequencies_geometry_and_laws(d):
+    """SimRFs as in Reid et al. (2023): each block of d directions is a regular simplex
+    (unit rows, pairwise inner products -1/(d-1)) under its own Haar rotation, and the
+    norms are independent chi_d draws (the Gaussian kernel's radial law)."""
+    import scipy.stats
+
+    blocks = 400
+    W = sample_frequencies(spectrum_of(Gaussian()), "simplex", blocks * d, d,
+                           np.random.default_rng(0))
+    radii = np.linalg.norm(W, axis=1)
+    U = (W / radii[:, None]).reshape(blocks, d, d)
+    G = np.einsum("bij,bkj->bik", U, U)
+    expected = np.full((d, d), -1.0 / (d - 1)) + (1.0 + 1.0 / (d - 1)) * np.eye(d)
+    np.testing.assert_allclose(G, np.broadcast_to(expected, G.shape), atol=1e-12)
+    # norms: chi with d degrees of freedom, independent of the direction
+    assert scipy.stats.kstest(radii, scipy.stats.chi(d).cdf).pvalue > 1e-3
+    # rotation per block: a block's first direction is uniform on the sphere, so its mean
+    # is 0 and its second moment I/d (4.5 standard errors)
+    first = U[:, 0, :]
+    assert np.all(np.abs(first.mean(axis=0)) < 4.5 * np.sqrt(1.0 / (d * blocks)))
+    second = np.einsum("bi,bj->ij", first, first) / blocks
+    assert np.abs(second - np.eye(d) / d).max() < 4.5 * np.sqrt(2.0 / (d * d * blocks))
+
+
 def test_coupled_fourier_features_beat_iid():
     rng = np.random.default_rng(4)
     X = 0.3 * rng.normal(size=(12, 8))

@@ -74,3 +74,131 @@ def test_bad_task():
         approximate(Gaussian(), np.ones((5, 2)), task="sample")
     with pytest.raises(ParameterError, match="alpha"):
         approximate(Gaussian(), np.ones((5, 2)), task="solve")
+
+
+class _FakeSearch:
+    def __init__(self, log, method):
+        self.log, self.method = log, method
+
+    def features(self, rank):
+        self.log.append((self.method, rank))
+        return np.full((4, 1), float(rank))  # the fake checker reads the rank back
+
+
+class _FakeChecker:
+    """Error of (method, rank): Nyström meets 0.1 at rank 64, random features never."""
+
+    def errors(self, Z, held_out):
+        rank = Z[0, 0]
+        return np.array([0.05 if 64 <= rank < 999 else 1.0])
+
+
+def test_search_tries_cheapest_step_first_and_stops_at_first_success():
+    from kernelkit.approx._planner import _cost, _search
+
+    log = []
+    searches = {m: _FakeSearch(log, m) for m in ("nystroem-rls", "rff-orthogonal")}
+    # random features "meet" rtol never: make their features distinguishable
+    searches["rff-orthogonal"].features = lambda r: (log.append(("rff-orthogonal", r))
+                                                     or np.full((4, 1), 999.0))
+    next_rank = {"nystroem-rls": 16, "rff-orthogonal": 16}
+    caps = {"nystroem-rls": 1000, "rff-orthogonal": 559}
+    n, d = 20000, 3
+    chosen = _search(searches, next_rank, caps, _FakeChecker(), 0.1, n, d, [])
+    assert chosen == ("nystroem-rls", 64)
+    costs = [_cost(m, r, n, d) for m, r in log]
+    assert costs == sorted(costs)  # steps in order of build cost
+    assert all(c <= _cost("nystroem-rls", 64, n, d) for c in costs)  # nothing dearer tried
+    # random features with error 1.0 at rank 32 extrapolate to 2 rtol only at rank
+    # 32 * (1 / 0.2)^2 = 800 > cap 559: dropped, never tried at 64
+    assert ("rff-orthogonal", 32) in log and ("rff-orthogonal", 64) not in log
+
+
+def test_grown_random_features_are_unbiased():
+    """Rank steps add independent blocks weighted by frequency counts: E[Z Zᵀ] = K."""
+    from kernelkit.approx._planner import _FeatureSearch
+
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    K = naive_kernel_matrix(Gaussian(), X)
+    est = []
+    for seed in range(200):
+        fs = _FeatureSearch(Gaussian(), X, np.random.default_rng(seed))
+        fs.features(4)
+        Z = fs.features(11)  # 4 + 7 components (2 + 4 frequencies, one odd block)
+        assert Z.shape == (6, 11)
+        est.append(Z @ Z.T)
+    est = np.array(est)
+    se = est.std(axis=0) / np.sqrt(len(est)) + 1e-12
+    assert np.all(np.abs(est.mean(axis=0) - K) <= 4.5 * se)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leverage_search_matches_nystroem_rls_quality(dtype):
+    """The subsample Nyström of the search has the error of Nystroem(sampling="rls") at
+    the same rank (medians over seeds within 1.5x), and Z Zᵀ is a Nyström approximation
+    (K - Z Zᵀ is PSD up to rounding)."""
+    from threadpoolctl import threadpool_limits
+
+    from kernelkit.approx import Nystroem
+    from kernelkit.approx._common import kernel_block
+    from kernelkit.approx._planner import _LeverageSearch
+
+    X = np.random.default_rng(1).normal(size=(400, 3)).astype(dtype)
+    kernel = Gaussian(bandwidth=1.0)
+    K = kernel_block(kernel, X, X, exact=True)
+    V = np.random.default_rng(2).normal(size=(400, 10))
+    R = K @ V
+
+    def err(Z):
+        return float((np.linalg.norm(Z @ (Z.T @ V) - R, axis=0)
+                      / np.linalg.norm(R, axis=0)).max())
+
+    with threadpool_limits(1):  # small dense problems: threads only add contention
+        path, ref = [], []
+        for seed in range(6):
+            search = _LeverageSearch(K, np.random.default_rng(seed))
+            for rank in (16, 32, 64):
+                Z = search.features(rank)
+            path.append(err(Z))
+            ref.append(err(Nystroem(kernel=kernel, n_components=64, sampling="rls",
+                                    random_state=seed).fit(X).transform(X).astype(np.float64)))
+            assert np.linalg.eigvalsh(K - Z @ Z.T).min() > -1e-8 * np.abs(K).max()
+    assert np.median(path) <= 1.5 * np.median(ref), (path, ref)
+
+
+def test_missed_held_out_at_the_cap_falls_back_and_counts_as_planning(monkeypatch):
+    """If the chosen method's build on all of X misses rtol at the rank cap, the search
+    resumes without it; the discarded build is part of the planning time."""
+    import time
+
+    import kernelkit.approx._planner as planner
+
+    real = planner._make
+
+    class Broken:
+        """Random features whose build on all of X is useless (zero features)."""
+
+        def __init__(self, est):
+            self.est = est
+
+        def fit(self, X):
+            self.est.fit(X)
+            if len(X) == 600:
+                time.sleep(0.3)
+            return self
+
+        def transform(self, X):
+            Z = self.est.transform(X)
+            return np.zeros_like(Z) if len(X) == 600 else Z
+
+    def make(method, kernel, rank, seed):
+        est = real(method, kernel, rank, seed)
+        return Broken(est) if method == "rff-orthogonal" else est
+
+    monkeypatch.setattr(planner, "_make", make)
+    monkeypatch.setattr(planner, "_cost",
+                        lambda m, r, n, d: r if m == "rff-orthogonal" else 1e9 * r)
+    X = np.random.default_rng(6).normal(size=(600, 2))
+    a = approximate(Gaussian(bandwidth=2.0), X, rtol=0.2, max_rank=64, random_state=0)
+    assert a.method == "nystroem-rls" and a.error_estimate <= 0.2
+    assert a.seconds["planning"] >= 0.3  # the discarded random-feature build(s)
