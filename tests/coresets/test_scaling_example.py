@@ -78,9 +78,11 @@ def test_model_eigenvalues_match_quadrature_spectrum(example):
     kept = [1 - s * (example.balanced_model_mmd(s * s, 1, sigma2) ** 2 - (1 - pp) / (s * s))
             for s in range(1, 6)]
     np.testing.assert_allclose(np.diff([0.0, *kept]), top, rtol=1e-6)
-    # d = 2: kernel and measure factorise, so the 2-D operator is kron(op, op); its
-    # eigenvalues come with the multiplicities C(j + 1, j) = j + 1 of the model
-    top2 = np.sort(np.linalg.eigvalsh(np.kron(op, op)))[::-1][:10]
+    # d = 2: kernel and measure factorise, so the 2-D operator is kron(op, op), whose
+    # eigenvalues are the pairwise products; the model counts them with multiplicity
+    # C(j + 1, j) = j + 1
+    ev = np.linalg.eigvalsh(op)
+    top2 = np.sort(np.outer(ev, ev).ravel())[::-1][:10]
     pp2 = sigma2 / (sigma2 + 2)
     kept2 = [1 - s * (example.balanced_model_mmd(s * s, 2, sigma2) ** 2 - (1 - pp2) / (s * s))
              for s in range(1, 11)]
