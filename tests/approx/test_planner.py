@@ -202,3 +202,14 @@ def test_missed_held_out_at_the_cap_falls_back_and_counts_as_planning(monkeypatc
     a = approximate(Gaussian(bandwidth=2.0), X, rtol=0.2, max_rank=64, random_state=0)
     assert a.method == "nystroem-rls" and a.error_estimate <= 0.2
     assert a.seconds["planning"] >= 0.3  # the discarded random-feature build(s)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+@pytest.mark.parametrize("task", ["matvec", "density", "solve"])
+def test_tiny_inputs(n, task):
+    X = np.random.default_rng(n).normal(size=(n, 2))
+    a = approximate(Gaussian(), X, rtol=0.05, task=task,
+                    alpha=1.0 if task == "solve" else None, random_state=0)
+    assert a.error_estimate <= 0.05 and 1 <= a.rank <= n
+    K = naive_kernel_matrix(Gaussian(), X)
+    np.testing.assert_allclose(a.features @ a.features.T, K, atol=1e-8)
