@@ -39,6 +39,10 @@ other scipy solver work unchanged.
 
 For code that distributes its own big pass (estimators), :func:`map_row_chunks` maps any
 engine call over X's row chunks with shared inputs placed once.
+
+:func:`kernelkit.ops.normal_matvec` (``K(C, X) W K(X, C) U``, a sum over the rows of X)
+accepts a Dask X too: one task per chunk, the (m, k) parts summed by a small tree of
+tasks; :class:`kernelkit.regression.FalkonRegressor` fits on Dask X and y with it.
 """
 
 from .._optional import import_optional
