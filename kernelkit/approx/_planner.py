@@ -45,7 +45,7 @@ _FIRST_DICTIONARY = 64
 #: this factor at the largest allowed rank (they could then never be chosen).
 _RATE_SLACK = 2.0
 #: Flop-equivalents of one exp/cos/sin in the cost model: with it, measured build times of
-#: both candidates on 20000 rows (d = 3, ranks 64-2048) were within ±20 % of proportional.
+#: both candidates on 20000 rows (d = 3, ranks 64-2048) were within about ±20 % of proportional.
 _TRANSCENDENTAL = 100.0
 #: Bisection steps for λ (log λ spans 12 decades: 2^-30 of that is far below what matters).
 _BISECTIONS = 30
@@ -212,9 +212,12 @@ class _LeverageSearch:
         keep = self.rng.random(self.p.shape[0]) < self.p
         J = np.flatnonzero(keep)
         D = 1.0 / np.sqrt(self.p[J])  # importance weights W^{1/2}
-        mu, Q = scipy.linalg.eigh(D[:, None] * K[np.ix_(J, J)] * D[None, :],
-                                  check_finite=False)
-        C = (Q.T @ (D[:, None] * K[J])) ** 2  # (|J|, s)
+        if J.size:
+            mu, Q = scipy.linalg.eigh(D[:, None] * K[np.ix_(J, J)] * D[None, :],
+                                      check_finite=False)
+            C = (Q.T @ (D[:, None] * K[J])) ** 2  # (|J|, s)
+        else:  # an empty draw: scores from the diagonal alone (upper bounds)
+            mu, C = np.zeros(0), np.zeros((0, K.shape[0]))
         mu = np.maximum(mu, 0.0)
         diag = self.diag
 
