@@ -192,8 +192,9 @@ class _FeatureSearch:
 class _LeverageSearch:
     """RLS Nyström of the subsample from its kernel block K, rank by rank.
 
-    The law of :class:`Nystroem` with ``sampling="rls"``: λ with d_eff(λ) = rank / 2 and
-    centres drawn without replacement by ridge leverage scores at λ. The scores are the
+    Approximately the law of :class:`Nystroem` with ``sampling="rls"``: λ with
+    d_eff(λ) = rank / 2 and centres drawn without replacement by (estimated) ridge
+    leverage scores at λ. The scores are the
     BLESS estimates from a weighted dictionary drawn by the previous rank's scores with
     probabilities min(1, q τ_i), q = 2 × the oversampling of :mod:`._leverage` (d_eff
     doubles per rank step), as on BLESS's path of decreasing λ; the first dictionary is
