@@ -13,6 +13,10 @@ Three parts (``--only``):
   numba's buffers). The exact MMD would take n^2 ~ 1e12 kernel evaluations and is not
   computed. goodpoints is not run there: with g = 4 its final KT holds a
   32768 x 32768 matrix (8.6 GB).
+* ``scaling-peer``: the slopes of ``scaling`` cross-checked against goodpoints: on the same
+  samples (d = 10 and 100, n = 4^3..4^6), goodpoints' ``kt.thin`` with the square-root
+  kernel and with the target kernel beside kernelkit's KT and target KT; MMD to P in
+  closed form, its mean over ``--repeats`` samples, and the least-squares slope.
 * ``recombination``: weighted recombination coresets (sizes 16, 64, 256) against KT
   and uniform subsampling on the quality part's data, MMD to the sample (weighted).
 * ``scaling`` (``--plot PATH``): runs ``examples/coreset_scaling.py`` (the protocol of
@@ -43,7 +47,7 @@ import numpy as np
 _REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_REPO))
 
-PARTS = ("quality", "large", "scaling", "recombination")
+PARTS = ("quality", "large", "scaling", "scaling-peer", "recombination")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -212,6 +216,51 @@ def run_scaling(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     return result
 
 
+def run_scaling_peer(args: argparse.Namespace, log: Any) -> list[dict[str, Any]]:
+    """goodpoints' KT (root and target kernel) against kernelkit's on the same samples."""
+    from goodpoints import kt
+
+    example = _scaling_example()
+    js = range(3, 6 if args.quick else 7)
+    rows = []
+    for d in (10, 100):
+        sig2 = 2.0 * d
+        k = _gaussian(d)
+
+        def gk(y: np.ndarray, Z: np.ndarray, v: float = sig2) -> np.ndarray:
+            return np.exp(-((Z - y) ** 2).sum(-1) / (2.0 * v))
+
+        def gkrt(y: np.ndarray, Z: np.ndarray, v: float = sig2) -> np.ndarray:
+            return np.exp(-((Z - y) ** 2).sum(-1) / v)
+
+        methods: dict[str, Any] = {
+            "kernelkit kt": lambda X, s, j, r, k=k: example.coreset("kt", X, s, k, r),
+            "kernelkit target kt": lambda X, s, j, r, k=k: example.coreset("target kt", X, s,
+                                                                          k, r),
+            "goodpoints kt": lambda X, s, j, r: kt.thin(X, j, gkrt, gk, delta=0.5, seed=r,
+                                                        store_K=True),
+            "goodpoints target kt": lambda X, s, j, r: kt.thin(X, j, gk, gk, delta=0.5,
+                                                               seed=r, store_K=True),
+        }
+        means: dict[str, list[float]] = {name: [] for name in methods}
+        for j in js:
+            vals: dict[str, list[float]] = {name: [] for name in methods}
+            for r in range(args.repeats):
+                X = np.random.default_rng(1000 * d + r).normal(size=(4**j, d))
+                for name, fn in methods.items():
+                    idx = np.asarray(fn(X, 2**j, j, r))
+                    vals[name].append(example.gaussian_mmd_to_normal(X[idx], sig2))
+            for name in methods:
+                means[name].append(float(np.mean(vals[name])))
+            log(f"scaling-peer d={d} n=4^{j}: " + ", ".join(
+                f"{name} {means[name][-1]:.3e}" for name in methods))
+        ns = [4**j for j in js]
+        for name in methods:
+            rows.append({"d": d, "method": name, "n": ns, "mmd": means[name],
+                         "slope": float(np.polyfit(np.log(ns), np.log(means[name]), 1)[0])})
+    return rows
+
+
 def run_recombination(args: argparse.Namespace, log: Any) -> list[dict[str, Any]]:
     """Weighted recombination coresets against KT and uniform, MMD to the sample."""
     from kernelkit import kernel_sum
@@ -295,6 +344,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nMMD_k(P, coreset) vs n, P = N(0, I_d), sigma^2 = 2d, coreset sqrt(n); "
               f"{args.repeats} samples per n (iid: >= 20); slopes of log rms MMD vs log n")
         print(_scaling_example().table(sc, markdown=args.markdown))
+    if "scaling-peer" in args.only:
+        peer = run_scaling_peer(args, log)
+        results["scaling_peer"] = peer
+        print(f"\nslopes cross-checked: MMD_k(P, coreset), P = N(0, I_d), sigma^2 = 2d, "
+              f"coreset sqrt(n), mean over {args.repeats} samples (the same for every method)")
+        print(_table(
+            ["d", "method", "n", "slope", "MMD at largest n"],
+            [[str(r["d"]), r["method"], f"4^3..4^{round(math.log(r['n'][-1], 4))}",
+              f"{r['slope']:.3f}", f"{r['mmd'][-1]:.3e}"] for r in peer], args.markdown))
     if "recombination" in args.only:
         rec = run_recombination(args, log)
         results["recombination"] = rec
