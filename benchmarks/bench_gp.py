@@ -31,7 +31,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,11 @@ from typing import Any
 
 _REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_regression import _peak_mib, _rss_mib  # noqa: E402  (same child-side probes)
+from bench_regression import run_child as _run_child  # noqa: E402
+
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(_REPO), os.environ.get("PYTHONPATH", "")) if p)
 
@@ -59,20 +63,6 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 
 # ----------------------------------------------------------------------- child side
-def _rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")  # pragma: no cover
-
-
-def _peak_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child(method: str, n: int, params: dict[str, Any], seed: int) -> dict[str, Any]:
     import warnings
 
@@ -138,16 +128,7 @@ def child(method: str, n: int, params: dict[str, Any], seed: int) -> dict[str, A
 # ----------------------------------------------------------------------- parent side
 def run_child(method: str, n: int, params: dict[str, Any], seed: int,
               timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method, str(n),
-           json.dumps(params), str(seed)]
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout:.0f} s"}
-    if res.returncode != 0:
-        tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["?"]
-        return {"error": f"exit {res.returncode}: {tail[0][:120]}"}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return _run_child(method, n, params, seed, timeout, script=__file__)
 
 
 LABELS = {"kk_exact": "kernelkit GPR exact (lbfgs)", "sk_gp": "sklearn GPR (lbfgs)",

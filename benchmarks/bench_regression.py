@@ -151,8 +151,9 @@ def child(method: str, n: int, params: dict[str, Any], seed: int) -> dict[str, A
 
 # ----------------------------------------------------------------------- parent side
 def run_child(method: str, n: int, params: dict[str, Any], seed: int,
-              timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method, str(n),
+              timeout: float, script: str | Path = __file__) -> dict[str, Any]:
+    """Run ``script --child method n params seed`` in a fresh process; its last line."""
+    cmd = [sys.executable, str(Path(script).resolve()), "--child", method, str(n),
            json.dumps(params), str(seed)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
