@@ -40,7 +40,7 @@ _REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_regression import _peak_mib, _rss_mib  # noqa: E402  (same child-side probes)
+from bench_regression import _peak_mib, _rss_mib, emit_table  # noqa: E402
 from bench_regression import run_child as _run_child  # noqa: E402
 
 os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -207,17 +207,7 @@ def print_table(name: str, rows: list[dict[str, Any]], markdown: bool) -> None:
                       f"{row.get('lml_se', 0.0):.2f}", f"{exact:.2f}", f"{diff:+.2f}",
                       str(int(row.get("cg_iter", 0))), hyper])
     print(f"\n## {name} (first row is the reference)\n")
-    if markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for cells in lines:
-            print("| " + " | ".join(cells) + " |")
-    else:
-        widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(head)]
-        print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
-        for cells in lines:
-            print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
-    sys.stdout.flush()
+    emit_table(head, lines, markdown)
 
 
 if __name__ == "__main__":

@@ -259,6 +259,11 @@ def print_table(name: str, rows: list[dict[str, Any]], markdown: bool) -> None:
             cells.append(f"{row.get('lml', float('nan')):.4f}")
         lines.append(cells)
     print(f"\n## {name} (reference row: {ref['method']})\n")
+    emit_table(head, lines, markdown)
+
+
+def emit_table(head: list[str], lines: list[list[str]], markdown: bool) -> None:
+    """Print rows of cells as a Markdown table or as aligned plain text."""
     if markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
