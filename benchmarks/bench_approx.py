@@ -231,15 +231,29 @@ def bench_planner(sizes: list[int], repeats: int) -> list[list[Any]]:
     return rows
 
 
+def _planner_table(results: dict[str, Any], quick: bool, repeats: int, markdown: bool) -> None:
+    results["planner"] = bench_planner([5000] if quick else [5000, 20_000, 50_000], repeats)
+    print(_table("planner: approximate(Gaussian, X, rtol), overhead = planning / build",
+                 ["n", "rtol", "chosen (mode)", "runs", "held-out error", "build s",
+                  "overhead", "overhead range"], results["planner"], markdown))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--only", choices=["planner"], default=None,
+                        help="run only this table (planner: approximate() overhead)")
     args = parser.parse_args(argv)
     q = args.quick
     results: dict[str, Any] = {}
+    if args.only == "planner":
+        _planner_table(results, q, args.repeats, args.markdown)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2, default=str))
+        return results
     results["features"] = bench_features([8, 16, 32, 64] if not q else [8, 64],
                                          400 if q else 1000, 128, args.repeats)
     print(_table("features: relative Frobenius error, Gaussian kernel",
@@ -257,10 +271,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["rls"] = bench_rls(100_000 if q else 1_000_000, 1 if q else args.repeats)
     print(_table("rls: leverage-score sampling time", ["n", "samples", "seconds"],
                  results["rls"], args.markdown))
-    results["planner"] = bench_planner([5000] if q else [5000, 20_000, 50_000], args.repeats)
-    print(_table("planner: approximate(Gaussian, X, rtol), overhead = planning / build",
-                 ["n", "rtol", "chosen (mode)", "runs", "held-out error", "build s",
-                  "overhead", "overhead range"], results["planner"], args.markdown))
+    _planner_table(results, q, args.repeats, args.markdown)
     results["sequential"] = bench_sequential(1000 if q else 3000, 0.1, args.repeats)
     print(_table("sequential: streaming dictionary on unequal clusters (gamma = 0.1)",
                  ["n", "d_eff", "method", "centres", "spectral error / gamma",
