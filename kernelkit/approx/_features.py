@@ -52,11 +52,21 @@ def _hadamard_block(d: int, rng: np.random.Generator) -> np.ndarray:
     return rows[norms > 1e-12] / norms[norms > 1e-12, None]
 
 
+def _haar_blocks(k: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """k Haar orthogonal d × d matrices stacked as (k d, d) rows: the same draws, and the
+    same matrices, as k successive :func:`_haar` calls, by one batched QR (for small d a
+    Python loop of k QRs dominated the cost of orthogonal features)."""
+    q, r = np.linalg.qr(rng.standard_normal((k, d, d)))
+    q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
+    return q.reshape(k * d, d)
+
+
 def _directions(method: str, m: int, d: int, rng: np.random.Generator) -> np.ndarray:
     """m unit directions in blocks of (at most) d coupled rows."""
-    make = {"orthogonal": _haar, "simplex": _simplex_block, "structured": _hadamard_block}[method]
-    if method == "simplex" and d == 1:
-        make = _haar  # a one-point "simplex" is degenerate; one direction per block
+    if method == "orthogonal" or (method == "simplex" and d == 1):
+        return _haar_blocks(-(-m // d), d, rng)[:m]
+    # (a one-point "simplex", d = 1, is degenerate: one Haar direction per block above)
+    make = {"simplex": _simplex_block, "structured": _hadamard_block}[method]
     blocks, total = [], 0
     while total < m:
         block = make(d, rng)

@@ -24,7 +24,7 @@ from ._common import (
     stable_cholesky,
     weighted_sample_without_replacement,
 )
-from ._features import RandomFeatures
+from ._features import RandomFeatures, sample_frequencies
 from ._leverage import _OVERSAMPLE, _dictionary_cap
 from ._nystroem import LowRankOperator, Nystroem
 from ._spectral import spectrum_of
@@ -34,8 +34,9 @@ __all__ = ["approximate", "Approximation"]
 TASKS = ("matvec", "solve", "density")
 #: Rows of the uniform subsample on which errors are measured against the exact engine.
 _CHECK_ROWS = 1000
-#: Probe vectors used to choose the rank, and (independent) ones for the final estimate.
-_SELECT_PROBES = 10
+#: Probe vectors used to choose the rank, and (independent) ones for the final estimate:
+#: as many of each, so that the selection max is not optimistic by having fewer samples.
+_SELECT_PROBES = 20
 _HELD_OUT_PROBES = 20
 _START_RANK = 16
 #: Uniform dictionary for the leverage scores of the first Nyström rank on the subsample.
@@ -47,8 +48,8 @@ _RATE_SLACK = 2.0
 #: Flop-equivalents of one exp/cos/sin in the cost model: with it, measured build times of
 #: both candidates on 20000 rows (d = 3, ranks 64-2048) were within about ±20 % of proportional.
 _TRANSCENDENTAL = 100.0
-#: Bisection steps for λ (log λ spans 12 decades: 2^-30 of that is far below what matters).
-_BISECTIONS = 30
+#: Bisection steps for λ: log λ spans 12 decades, 2^-18 of that is 1e-4 relative in λ.
+_BISECTIONS = 18
 
 
 @dataclass
@@ -136,9 +137,11 @@ class _Checker:
     task on probe vectors, and the task's relative error."""
 
     def __init__(self, kernel: Kernel, XS: np.ndarray, task: str, alpha: float,
-                 rng: np.random.Generator) -> None:
-        self.task, self.alpha = task, alpha
+                 rng: np.random.Generator, n: int | None = None) -> None:
+        self.task, self.alpha, self.rng = task, alpha, rng
         s = XS.shape[0]
+        #: chance that a centre of a build on all n rows lies in the s subsample rows
+        self.in_subsample = 1.0 if n is None else s / max(n, s)
         # the subsample's kernel block, evaluated once for every rank of the Nyström search
         # (and, exactly, for the reference solves of task="solve")
         self.K = kernel_block(kernel, XS, XS, exact=task == "solve")
@@ -151,40 +154,128 @@ class _Checker:
         else:
             self.ref = np.asarray(exact_matvec(kernel, XS, XS, self.V), dtype=np.float64)
 
-    def errors(self, ZS: np.ndarray, held_out: bool) -> np.ndarray:
-        cols = (slice(_SELECT_PROBES, None) if held_out else slice(0, _SELECT_PROBES))
+    @property
+    def selection_probes(self) -> np.ndarray | None:
+        """The probes W of the selection errors when they only need K̃ W (not for solves)."""
+        return None if self.task == "solve" else self.V[:, :_SELECT_PROBES]
+
+    def product_errors(self, KW: np.ndarray) -> np.ndarray:
+        """Selection errors from K̃ W, W = :attr:`selection_probes` (all subsample rows)."""
+        return self._compare(KW, self.ref[:, :KW.shape[1]], False)
+
+    def _compare(self, approx: np.ndarray, ref: np.ndarray, held_out: bool) -> np.ndarray:
+        if self.task != "density":
+            return np.asarray(np.linalg.norm(approx - ref, axis=0)
+                              / np.linalg.norm(ref, axis=0))
+        # per-point relative error of the kernel sums, one "probe" per point
+        rel = np.abs(approx - ref)[:, 0] / np.abs(ref[:, 0])
+        half = rel.shape[0] // 2
+        if half == 0:  # one point: it serves as selection and held-out probe
+            return np.asarray(rel)
+        return np.asarray(rel[half:] if held_out else rel[:half])
+
+    def errors(self, ZS: np.ndarray, held_out: bool,
+               exclude: np.ndarray | None = None) -> np.ndarray:
+        """Relative errors of the approximation ZS ZSᵀ of the subsample's block, one per
+        selection (or held-out) probe.
+
+        ``exclude`` (Nyström centres among the subsample rows; for ``task`` "matvec" and
+        "density") leaves rows and columns out: the errors are those of the block K[R, R]
+        of the other rows R, with references K[R, R] v_R = (K v)_R - K[R, C] v_C. A
+        Nyström approximation reproduces the rows and columns of K at its centres exactly.
+        In the search every centre is a subsample row; in a build on all n rows each
+        centre is one of the s checked rows with chance s / n only. So each centre is left
+        out with chance 1 - s / n: the selection error then has (about) the law of the
+        held-out error of the build, instead of being optimistic by the exact rows (up to
+        2-7x at rank / s = 6-25 % in measurements). With ``task="solve"`` ``exclude`` is
+        ignored (its reference would need a new solve of K[R, R] + αI per step; the
+        held-out check on the build still applies).
+        """
+        keep = None  # rows kept (a mask), when some are left out
+        if exclude is not None and self.task != "solve" and self.in_subsample < 1.0:
+            out = exclude[self.rng.random(exclude.size) >= self.in_subsample]
+            if 0 < out.size < self.K.shape[0]:
+                keep = np.ones(self.K.shape[0], dtype=bool)
+                keep[out] = False
         if self.task == "density":
-            approx = ZS @ (ZS.T @ self.V)
+            V, ref = self.V, self.ref
+            if keep is not None:
+                V = np.where(keep[:, None], V, 0.0)
+                ref = ref - self.K[:, ~keep] @ self.V[~keep]
+            approx = ZS @ (ZS.T @ V)
             # per-point relative error of the kernel sums, one "probe" per point
-            rel = np.abs(approx - self.ref)[:, 0] / np.abs(self.ref[:, 0])
+            rel = np.abs(approx - ref)[:, 0] / np.abs(ref[:, 0])
             half = rel.shape[0] // 2
             if half == 0:  # one point: it serves as selection and held-out probe
                 return rel
-            return rel[half:] if held_out else rel[:half]
+            rows = slice(half, None) if held_out else slice(0, half)
+            return rel[rows] if keep is None else rel[rows][keep[rows]]
+        cols = (slice(_SELECT_PROBES, None) if held_out else slice(0, _SELECT_PROBES))
         V, ref = self.V[:, cols], self.ref[:, cols]
         if self.task == "solve":
             approx = LowRankOperator(ZS).solve(V, self.alpha)
-        else:
+        elif keep is None:
             approx = ZS @ (ZS.T @ V)
+        else:
+            ref = (ref - self.K[:, ~keep] @ V[~keep])[keep]
+            V = np.where(keep[:, None], V, 0.0)
+            approx = (ZS @ (ZS.T @ V))[keep]
         return np.asarray(np.linalg.norm(approx - ref, axis=0) / np.linalg.norm(ref, axis=0))
 
 
 class _FeatureSearch:
     """Orthogonal random features of the subsample, grown without redrawing: rank r → r'
     adds an independent set of r' - r features, and the blocks are averaged with weights
-    proportional to their frequency counts (each block alone is unbiased)."""
+    proportional to their frequency counts (each block alone is unbiased).
 
-    def __init__(self, kernel: Kernel, XS: np.ndarray, rng: np.random.Generator) -> None:
-        self.kernel, self.XS, self.rng = kernel, XS, rng
+    With ``probes`` W, :meth:`product` keeps Z Zᵀ W = Σ_b m_b Z_b Z_bᵀ W / Σ_b m_b up to
+    date block by block, so a rank step costs only its new block's features and products
+    (Z itself is assembled only by :meth:`features`, for the solves of task="solve").
+    """
+
+    def __init__(self, kernel: Kernel, XS: np.ndarray, rng: np.random.Generator,
+                 probes: np.ndarray | None = None) -> None:
+        self.kernel, self.rng, self.probes = kernel, rng, probes
+        self.XS = XS.astype(np.float64, copy=False)
+        self.spectrum = spectrum_of(kernel)
         self.blocks: list[tuple[np.ndarray, int]] = []
         self.rank = 0
+        self.centres = None  # no centres: the features are checked on every subsample row
+        self._sum: Any = 0.0  # Σ_b m_b Z_b Z_bᵀ W
+
+    def _grow(self, rank: int) -> None:
+        new = rank - self.rank
+        if new <= 0:
+            return
+        seed = int(self.rng.integers(2**31 - 1))
+        m = (new + 1) // 2  # frequencies of the block (the weight of its estimate)
+        if new % 2 == 0:
+            # the features of RandomFeatures(method="orthogonal", random_state=seed) (the
+            # same frequencies, without the estimator's per-call validation), with cos/sin
+            # in float32, where numpy vectorizes them (~6x faster here than float64): they
+            # differ by ~1e-7 |ω·x|, far below the Monte-Carlo error at any rank searched
+            spectrum = self.spectrum
+            W = sample_frequencies(spectrum, "orthogonal", m, self.XS.shape[1],
+                                   as_generator(seed)) / spectrum.bandwidth
+            proj = (self.XS @ W.T).astype(np.float32)
+            Z = np.concatenate([np.cos(proj), np.sin(proj)], axis=1).astype(np.float64)
+            Z *= math.sqrt(spectrum.amplitude / m)
+        else:  # an odd block (a rank cap): the estimator itself
+            est = RandomFeatures(kernel=self.kernel, n_components=new, method="orthogonal",
+                                 random_state=seed)
+            Z = np.asarray(est.fit(self.XS).transform(self.XS), dtype=np.float64)
+        self.blocks.append((Z, m))
+        if self.probes is not None:
+            self._sum = self._sum + m * (Z @ (Z.T @ self.probes))
+        self.rank = rank
+
+    def product(self, rank: int) -> np.ndarray:
+        """Z Zᵀ W for the features of this rank (needs ``probes``)."""
+        self._grow(rank)
+        return np.asarray(self._sum / sum(m for _, m in self.blocks))
 
     def features(self, rank: int) -> np.ndarray:
-        new = rank - self.rank
-        est = _make("rff-orthogonal", self.kernel, new, int(self.rng.integers(2**31 - 1)))
-        self.blocks.append((est.fit(self.XS).transform(self.XS).astype(np.float64),
-                            (new + 1) // 2))
-        self.rank = rank
+        self._grow(rank)
         total = sum(m for _, m in self.blocks)
         return np.hstack([Z * math.sqrt(m / total) for Z, m in self.blocks])
 
@@ -207,6 +298,8 @@ class _LeverageSearch:
         s = K.shape[0]
         self.diag = np.maximum(np.diag(K).copy(), 0.0)
         self.p = np.full(s, min(1.0, _FIRST_DICTIONARY / s))  # dictionary probabilities
+        #: subsample rows chosen as centres by the last step (its features are exact there)
+        self.centres = np.zeros(0, dtype=np.intp)
 
     def _scores(self) -> Any:
         K = self.K
@@ -244,6 +337,7 @@ class _LeverageSearch:
         self.p = np.minimum(1.0, 2.0 * _OVERSAMPLE * tau)
         weights = tau + 1e-12 * max(float(tau.max()), 1e-300)
         C = weighted_sample_without_replacement(weights, rank, self.rng)
+        self.centres = np.asarray(C, dtype=np.intp)
         # Z = K_SC L^-T with K_CC = L Lᵀ: the same Z Zᵀ as K_SC K_CC^{-1/2} (Nystroem's
         # basis) at the cost of a Cholesky factorization instead of an eigendecomposition
         L = stable_cholesky(self.K[np.ix_(C, C)])
@@ -259,7 +353,11 @@ def _search(searches: dict[str, Any], next_rank: dict[str, int], caps: dict[str,
     while next_rank:
         method = min(next_rank, key=lambda m: _cost(m, next_rank[m], n, d))
         r = next_rank[method]
-        err = float(checker.errors(searches[method].features(r), False).max())
+        search = searches[method]
+        if getattr(search, "probes", None) is not None:  # K̃ W kept up to date by the search
+            err = float(checker.product_errors(search.product(r)).max())
+        else:
+            err = float(checker.errors(search.features(r), False, search.centres).max())
         predicted = r * (err / (_RATE_SLACK * rtol)) ** 2  # rank at rtol·slack, rate 1/sqrt(r)
         if err <= rtol:
             # if the build on all of X misses, the search resumes past this rank
@@ -346,14 +444,16 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     rng = as_generator(random_state)
     S = np.sort(rng.choice(n, min(n, _CHECK_ROWS), replace=False))
     XS = X[S]
-    checker = _Checker(kernel, XS, task, alpha or 0.0, rng)
-
     s = XS.shape[0]
+    # the planner's own dense work is small (order s): one BLAS thread (see small_blas);
+    # the builds on all of X run with the user's settings, as a user's fit would
+    with small_blas(s):
+        checker = _Checker(kernel, XS, task, alpha or 0.0, rng, n)
     searches: dict[str, Any] = {"nystroem-rls": _LeverageSearch(checker.K, rng)}
     caps = {"nystroem-rls": min(limit, s)}  # more centres than subsample rows: exact there
     try:
         spectrum_of(kernel)
-        searches["rff-orthogonal"] = _FeatureSearch(kernel, XS, rng)
+        searches["rff-orthogonal"] = _FeatureSearch(kernel, XS, rng, checker.selection_probes)
         caps["rff-orthogonal"] = limit
     except InputTypeError:
         pass
@@ -363,7 +463,7 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     reached: list[str] = []
     build = 0.0
     while True:
-        with small_blas(s):  # small dense products: one BLAS thread (see small_blas)
+        with small_blas(s):
             chosen = _search(searches, next_rank, caps, checker, rtol, n, d, reached)
         if chosen is None:
             raise MemoryBudgetError(
@@ -380,7 +480,8 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
             est = _make(method, kernel, rank, int(rng.integers(2**31 - 1))).fit(X)
             Z = est.transform(X).astype(np.float64)
             build = time.perf_counter() - t1
-            held = checker.errors(Z[S], True)
+            with small_blas(s):
+                held = checker.errors(Z[S], True)
             error = float(held.max())
             top = min(limit, n)
             if error <= rtol or rank >= top:

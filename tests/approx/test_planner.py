@@ -77,6 +77,8 @@ def test_bad_task():
 
 
 class _FakeSearch:
+    centres = None
+
     def __init__(self, log, method):
         self.log, self.method = log, method
 
@@ -88,7 +90,7 @@ class _FakeSearch:
 class _FakeChecker:
     """Error of (method, rank): Nyström meets 0.1 at rank 64, random features never."""
 
-    def errors(self, Z, held_out):
+    def errors(self, Z, held_out, exclude=None):
         rank = Z[0, 0]
         return np.array([0.05 if 64 <= rank < 999 else 1.0])
 
@@ -174,22 +176,28 @@ def test_missed_held_out_at_the_cap_falls_back_and_counts_as_planning(monkeypatc
     import kernelkit.approx._planner as planner
 
     real = planner._make
+    n = 1500  # > the 1000 subsample rows: only builds on all of X see len(X) == n
+    fits = []
 
     class Broken:
-        """Random features whose build on all of X is useless (zero features)."""
+        """Random features that work on the subsample and are useless (zero) on all of X."""
 
         def __init__(self, est):
             self.est = est
 
+        def __getattr__(self, name):
+            return getattr(self.est, name)
+
         def fit(self, X):
             self.est.fit(X)
-            if len(X) == 600:
+            if len(X) == n:
+                fits.append(self.est.n_components)
                 time.sleep(0.3)
             return self
 
         def transform(self, X):
             Z = self.est.transform(X)
-            return np.zeros_like(Z) if len(X) == 600 else Z
+            return np.zeros_like(Z) if len(X) == n else Z
 
     def make(method, kernel, rank, seed):
         est = real(method, kernel, rank, seed)
@@ -198,10 +206,11 @@ def test_missed_held_out_at_the_cap_falls_back_and_counts_as_planning(monkeypatc
     monkeypatch.setattr(planner, "_make", make)
     monkeypatch.setattr(planner, "_cost",
                         lambda m, r, n, d: r if m == "rff-orthogonal" else 1e9 * r)
-    X = np.random.default_rng(6).normal(size=(600, 2))
+    X = np.random.default_rng(6).normal(size=(n, 2))
     a = approximate(Gaussian(bandwidth=2.0), X, rtol=0.2, max_rank=64, random_state=0)
+    assert fits, "random features were never chosen on the subsample"
     assert a.method == "nystroem-rls" and a.error_estimate <= 0.2
-    assert a.seconds["planning"] >= 0.3  # the discarded random-feature build(s)
+    assert a.seconds["planning"] >= 0.3 * len(fits)  # the discarded random-feature builds
 
 
 @pytest.mark.parametrize("n", [1, 2, 5])
