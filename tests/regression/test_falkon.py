@@ -82,6 +82,91 @@ def test_kernel_dtype_float32_matches_dense_nystrom(problem, weighted):
                                atol=tol["atol"] * np.abs(expected).max())
 
 
+def _ill_conditioned(n=2000, d=3):
+    """alpha = 1e-2 with 100 centres: float32 kernel values alone miss the float64
+    solution by ~2e-5 (relative), far above what CG resolves here."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d))
+    y = np.sin(X).sum(axis=1) + 0.1 * rng.normal(size=n)
+    return X, np.column_stack([y, np.cos(X[:, 0])]), rng.normal(size=(50, d))
+
+
+def test_kernel_dtype_mixed_reaches_float64_accuracy():
+    X, Y, Xq = _ill_conditioned()
+    k = Gaussian(bandwidth=0.7)
+    kw = dict(kernel=k, alpha=1e-2, n_centers=100, max_iter=400, tol=1e-9, random_state=0)
+    fits = {dt: FalkonRegressor(kernel_dtype=dt, **kw).fit(X, Y) for dt in
+            ("float32", "mixed")}
+    C = fits["mixed"].centers_
+    expected = k(Xq, C) @ _dense_nystrom(k, X, C, Y, 1e-2)
+    err = {dt: np.abs(m.predict(Xq) - expected).max() / np.abs(expected).max()
+           for dt, m in fits.items()}
+    assert err["float32"] > 1e-6  # the system float32 alone solves is another one
+    assert err["mixed"] < 1e-7
+    mixed = fits["mixed"]
+    assert mixed.coef_.dtype == np.float64 and mixed.residuals_.shape == (mixed.n_iter_ + 1, 2)
+    assert (mixed.residuals_[-1] <= 1e-9).all()
+
+
+def test_kernel_dtype_mixed_callback_and_warm_start(problem):
+    X, Y, _, _ = problem
+    seen = []
+    kw = dict(kernel=Gaussian(bandwidth=0.5), alpha=1e-4, n_centers=60, tol=1e-14,
+              random_state=0, kernel_dtype="mixed")
+    with pytest.warns(ConvergenceWarning, match="relative residual"):
+        cold = FalkonRegressor(max_iter=12, callback=lambda i, c, r: seen.append((i, c, r)),
+                               **kw).fit(X, Y)
+    assert [s[0] for s in seen] == list(range(1, 13))
+    np.testing.assert_allclose(seen[-1][1], cold.coef_)
+    assert cold.residuals_.shape == (13, 2)
+    # the recorded last residual is the float64 one of the returned coefficients
+    from kernelkit.regression._falkon import _FalkonSolver
+
+    solver = _FalkonSolver(Gaussian(bandwidth=0.5), X, cold.centers_, 1e-4, None)
+    b = solver.rhs(Y)
+    R = b - solver.apply_BtHB(solver.from_coef(cold.coef_), exact=True)
+    np.testing.assert_allclose(cold.residuals_[-1],
+                               np.linalg.norm(R, axis=0) / np.linalg.norm(b, axis=0),
+                               rtol=1e-6)
+    warm = FalkonRegressor(max_iter=12, warm_start=True, **kw)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, Y)
+    with pytest.warns(ConvergenceWarning):
+        warm.fit(X, Y)
+    long = FalkonRegressor(max_iter=400, **{**kw, "tol": 1e-10}).fit(X, Y)
+    assert (np.abs(warm.coef_ - long.coef_).max()
+            < 0.5 * np.abs(cold.coef_ - long.coef_).max())
+
+
+def test_kernel_dtype_mixed_falls_back_to_float64(monkeypatch):
+    """When float32 steps stop contracting, the rest of the budget runs in float64."""
+    from kernelkit.regression import _falkon
+
+    X, Y, Xq = _ill_conditioned(n=800)
+    k = Gaussian(bandwidth=0.7)
+    exact_calls = []
+    original = _falkon._FalkonSolver.apply_BtHB
+
+    def skewed(self, gamma, exact=False):
+        exact_calls.append(exact)
+        out = original(self, gamma, exact)
+        return out if exact else 3.0 * out  # a float32 operator far off the true one
+
+    monkeypatch.setattr(_falkon._FalkonSolver, "apply_BtHB", skewed)
+    model = FalkonRegressor(kernel=k, alpha=1e-2, n_centers=60, max_iter=300, tol=1e-9,
+                            random_state=0, kernel_dtype="mixed").fit(X, Y)
+    assert (model.residuals_[-1] <= 1e-9).all()
+    C = model.centers_
+    expected = k(Xq, C) @ _dense_nystrom(k, X, C, Y, 1e-2)
+    np.testing.assert_allclose(model.predict(Xq), expected, rtol=1e-7,
+                               atol=1e-7 * np.abs(expected).max())
+    first_exact = exact_calls.index(True)
+    # after the first refinement step (float32 passes, then one float64 residual) every
+    # product is float64
+    assert not any(exact_calls[:first_exact])
+    assert all(exact_calls[first_exact + 1:])
+
+
 def test_callback_warm_start_and_progress(problem):
     X, Y, _, _ = problem
     seen = []
