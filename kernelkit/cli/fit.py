@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Falkon centres (default 1000)")
     parser.add_argument("--max-iter", type=positive_int, default=30,
                         help="Falkon CG iterations (default 30)")
+    parser.add_argument("--kernel-dtype", choices=("float64", "float32", "mixed"),
+                        default="float64",
+                        help="Falkon: precision of the kernel in each CG pass; 'mixed' runs "
+                             "float32 passes refined to the float64 solution (default "
+                             "float64)")
     parser.add_argument("--standardize", action="store_true",
                         help="scale features to zero mean and unit variance (stored in the "
                              "model; predict applies it)")
@@ -136,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             model: Any = FalkonRegressor(
                 kernel=kernel, alpha=1e-3 if args.alpha is None else args.alpha,
                 n_centers=args.n_centers, max_iter=args.max_iter, callback=callback,
-                random_state=args.seed)
+                random_state=args.seed, kernel_dtype=args.kernel_dtype)
             with scheduler_from_args(args) as client:
                 if client is None:
                     model.fit(Xs, y)

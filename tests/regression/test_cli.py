@@ -34,6 +34,8 @@ def files(tmp_path):
 @pytest.mark.parametrize("method, extra", [
     ("krr", ["--alpha", "0.1"]),
     ("falkon", ["--n-centers", "50", "--max-iter", "20", "--alpha", "0.1"]),
+    ("falkon", ["--n-centers", "50", "--max-iter", "20", "--alpha", "0.1",
+                "--kernel-dtype", "mixed"]),
     ("gp", ["--standardize"]),
 ])
 def test_fit_then_predict(files, capsys, method, extra):
@@ -50,6 +52,8 @@ def test_fit_then_predict(files, capsys, method, extra):
     result = json.loads(capsys.readouterr().out)
     pred = np.loadtxt(out, delimiter=",", skiprows=1)
     loaded = kio.load(model)
+    if "--kernel-dtype" in extra:
+        assert loaded.get_params()["kernel_dtype"] == extra[extra.index("--kernel-dtype") + 1]
     Xs = (Xt - loaded.cli_mean_) / loaded.cli_scale_
     np.testing.assert_allclose(pred, loaded.predict(Xs), rtol=1e-12)
     assert result["rmse"] == pytest.approx(np.sqrt(np.mean((pred - yt) ** 2)))
