@@ -52,11 +52,13 @@ def test_normal_matvec_on_dask(client, rng):
                                rtol=REDUCTION_RTOL["float64"])
 
 
-@pytest.mark.parametrize(("weighted", "k", "y_dask"), [(False, None, False), (True, 2, True)])
-def test_dask_fit_equals_in_memory_fit(client, rng, weighted, k, y_dask):
+@pytest.mark.parametrize(("weighted", "k", "y_dask", "kernel_dtype"),
+                         [(False, None, False, "float64"), (True, 2, True, "float64"),
+                          (True, 2, True, "mixed")])
+def test_dask_fit_equals_in_memory_fit(client, rng, weighted, k, y_dask, kernel_dtype):
     X, y = _data(rng, k=k)
     sw = rng.uniform(0.5, 2.0, size=len(X)) if weighted else None
-    params = dict(kernel=Gaussian(bandwidth=1.0), **PARAMS)
+    params = dict(kernel=Gaussian(bandwidth=1.0), kernel_dtype=kernel_dtype, **PARAMS)
     local = FalkonRegressor(**params).fit(X, y, sample_weight=sw)
     Xd = da.from_array(X, chunks=(150, 3))
     yd = da.from_array(y, chunks=(150,) + y.shape[1:]) if y_dask else y
