@@ -139,7 +139,9 @@ def test_kernel_dtype_mixed_callback_and_warm_start(problem):
 
 
 def test_kernel_dtype_mixed_falls_back_to_float64(monkeypatch):
-    """When float32 steps stop contracting, the rest of the budget runs in float64."""
+    """A float32 product far off the float64 one: the float64 residual does not halve at
+    the first check, and every later product is float64."""
+    from kernelkit.exceptions import NumericalWarning
     from kernelkit.regression import _falkon
 
     X, Y, Xq = _ill_conditioned(n=800)
@@ -153,18 +155,38 @@ def test_kernel_dtype_mixed_falls_back_to_float64(monkeypatch):
         return out if exact else 3.0 * out  # a float32 operator far off the true one
 
     monkeypatch.setattr(_falkon._FalkonSolver, "apply_BtHB", skewed)
-    model = FalkonRegressor(kernel=k, alpha=1e-2, n_centers=60, max_iter=300, tol=1e-9,
-                            random_state=0, kernel_dtype="mixed").fit(X, Y)
+    with pytest.warns(NumericalWarning, match="too coarse"):
+        model = FalkonRegressor(kernel=k, alpha=1e-2, n_centers=60, max_iter=300, tol=1e-9,
+                                random_state=0, kernel_dtype="mixed").fit(X, Y)
     assert (model.residuals_[-1] <= 1e-9).all()
     C = model.centers_
     expected = k(Xq, C) @ _dense_nystrom(k, X, C, Y, 1e-2)
     np.testing.assert_allclose(model.predict(Xq), expected, rtol=1e-7,
                                atol=1e-7 * np.abs(expected).max())
     first_exact = exact_calls.index(True)
-    # after the first refinement step (float32 passes, then one float64 residual) every
-    # product is float64
-    assert not any(exact_calls[:first_exact])
-    assert all(exact_calls[first_exact + 1:])
+    assert 0 < first_exact <= _falkon.MIXED_CHECK_EVERY
+    assert all(exact_calls[first_exact:])
+
+
+def test_kernel_dtype_mixed_on_a_system_float32_cannot_resolve():
+    """Well-separated clusters at alpha / n = 1e-6: float32 CG alone ends far from the
+    float64 solution; "mixed" notices, warns and ends where float64 CG does."""
+    from kernelkit.datasets import make_gaussian_mixture
+    from kernelkit.exceptions import NumericalWarning
+
+    X, labels = make_gaussian_mixture(1000, n_components=3, cluster_std=0.6, random_state=1)
+    y = np.where(labels == 1, 1.0, -1.0)
+    k = Gaussian(bandwidth=1.0)
+    kw = dict(kernel=k, alpha=1e-3, n_centers=100, max_iter=60, tol=1e-10, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        f32 = FalkonRegressor(kernel_dtype="float32", **kw).fit(X, y)
+    with pytest.warns(NumericalWarning, match="too coarse"), pytest.warns(ConvergenceWarning):
+        mixed = FalkonRegressor(kernel_dtype="mixed", **kw).fit(X, y)
+    C = mixed.centers_
+    expected = k(X, C) @ _dense_nystrom(k, X, C, y[:, None], 1e-3)[:, 0]
+    err = {name: np.abs(m.predict(X) - expected).max() / np.abs(expected).max()
+           for name, m in (("float32", f32), ("mixed", mixed))}
+    assert err["mixed"] < 0.2 * err["float32"]
 
 
 def test_callback_warm_start_and_progress(problem):
