@@ -49,8 +49,6 @@ _RATE_SLACK = 2.0
 _TRANSCENDENTAL = 100.0
 #: Bisection steps for λ: log λ spans 12 decades, 2^-18 of that is 1e-4 relative in λ.
 _BISECTIONS = 18
-#: Fewest fresh rows for the Nyström selection error (see _LeverageSearch.left_out).
-_MIN_FRESH = 100
 #: Rows per tile of the subsample's kernel block (see _symmetric_block).
 _TILE = 250
 
@@ -159,9 +157,11 @@ class _Checker:
     task on probe vectors, and the task's relative error."""
 
     def __init__(self, kernel: Kernel, XS: np.ndarray, task: str, alpha: float,
-                 rng: np.random.Generator) -> None:
-        self.task, self.alpha = task, alpha
+                 rng: np.random.Generator, n: int | None = None) -> None:
+        self.task, self.alpha, self.rng = task, alpha, rng
         s = XS.shape[0]
+        #: chance that a centre of a build on all n rows lies in the s subsample rows
+        self.in_subsample = 1.0 if n is None else s / max(n, s)
         # the subsample's kernel block, evaluated once for every rank of the Nyström search
         # (and, exactly, for the reference solves of task="solve")
         self.K = _symmetric_block(kernel, XS, exact=task == "solve")
@@ -202,17 +202,24 @@ class _Checker:
         """Relative errors of the approximation ZS ZSᵀ of the subsample's block, one per
         selection (or held-out) probe.
 
-        ``exclude`` (subsample rows; for ``task`` "matvec" and "density") leaves these
-        rows and columns out: the errors are those of the block K[R, R] of the other rows
-        R, with references K[R, R] v_R = (K v)_R - K[R, C] v_C (see
-        :meth:`_LeverageSearch.left_out`). With ``task="solve"`` it is ignored (its
-        reference would need a new solve of K[R, R] + αI per step; the held-out check on
-        the build still applies).
+        ``exclude`` (Nyström centres among the subsample rows; for ``task`` "matvec" and
+        "density") leaves rows and columns out: the errors are those of the block K[R, R]
+        of the other rows R, with references K[R, R] v_R = (K v)_R - K[R, C] v_C. A
+        Nyström approximation reproduces the rows and columns of K at its centres exactly.
+        In the search every centre is a subsample row; in a build on all n rows each
+        centre is one of the s checked rows with chance s / n only. So each centre is left
+        out with chance 1 - s / n: the selection error then has (about) the law of the
+        held-out error of the build, instead of being optimistic by the exact rows (up to
+        2-7x at rank / s = 6-25 % in measurements). With ``task="solve"`` ``exclude`` is
+        ignored (its reference would need a new solve of K[R, R] + αI per step; the
+        held-out check on the build still applies).
         """
         keep = None  # rows kept (a mask), when some are left out
-        if exclude is not None and self.task != "solve" and 0 < exclude.size < self.K.shape[0]:
-            keep = np.ones(self.K.shape[0], dtype=bool)
-            keep[exclude] = False
+        if exclude is not None and self.task != "solve" and self.in_subsample < 1.0:
+            out = exclude[self.rng.random(exclude.size) >= self.in_subsample]
+            if 0 < out.size < self.K.shape[0]:
+                keep = np.ones(self.K.shape[0], dtype=bool)
+                keep[out] = False
         if self.task == "density":
             V, ref = self.V, self.ref
             if keep is not None:
@@ -257,6 +264,7 @@ class _FeatureSearch:
         self.spectrum = spectrum_of(kernel)
         self.blocks: list[tuple[np.ndarray, int]] = []
         self.rank = 0
+        self.centres = None  # no centres: the features are checked on every subsample row
         self._sum: Any = 0.0  # Σ_b m_b Z_b Z_bᵀ W
 
     def _grow(self, rank: int) -> None:
@@ -286,10 +294,6 @@ class _FeatureSearch:
             self._sum = self._sum + m * np.asarray(Z @ (Z.T @ W), dtype=np.float64)
         self.rank = rank
 
-    def left_out(self) -> None:
-        """No centres: the features are checked on every subsample row."""
-        return None
-
     def product(self, rank: int) -> np.ndarray:
         """Z Zᵀ W for the features of this rank (needs ``probes``)."""
         self._grow(rank)
@@ -313,52 +317,15 @@ class _LeverageSearch:
     doubles per rank step), as on BLESS's path of decreasing λ; the first dictionary is
     uniform. K is never refactored: a step costs O(s·q·rank) for s subsample rows plus
     an eigendecomposition of the dictionary block.
-
-    With ``n`` (the rows of the build), :meth:`left_out` gives the rows to leave out of
-    the selection error so that it has about the law of the build's held-out error.
     """
 
-    def __init__(self, K: np.ndarray, rng: np.random.Generator, n: int | None = None) -> None:
+    def __init__(self, K: np.ndarray, rng: np.random.Generator) -> None:
         self.K, self.rng = K, rng
         s = K.shape[0]
         self.diag = np.maximum(np.diag(K).copy(), 0.0)
         self.p = np.full(s, min(1.0, _FIRST_DICTIONARY / s))  # dictionary probabilities
         #: subsample rows chosen as centres by the last step (its features are exact there)
         self.centres = np.zeros(0, dtype=np.intp)
-        #: chance that a centre of a build on all n rows lies in the s subsample rows
-        self.in_subsample = 1.0 if n is None else s / max(n, s)
-        #: rows that may be centres (None: all); the others never are (see left_out)
-        self.pool: np.ndarray | None = None
-        if n is not None and n >= 2 * s and s >= 4 * _MIN_FRESH:
-            fresh = np.zeros(s, dtype=bool)
-            fresh[rng.choice(s, s // 4, replace=False)] = True
-            self.pool = np.flatnonzero(~fresh)
-
-    @property
-    def size(self) -> int:
-        """The largest rank: the rows that may be centres."""
-        return self.K.shape[0] if self.pool is None else int(self.pool.size)
-
-    def left_out(self) -> np.ndarray | None:
-        """Rows to leave out of the last step's selection error (None: none).
-
-        A Nyström approximation reproduces K's rows and columns at its centres exactly,
-        and in the search the centres are drawn among the subsample rows by leverage
-        scores computed on them, so the hard (high-leverage) rows tend to be centres. In a
-        build on all n rows a subsample row is a centre only with chance ~ rank / n, and
-        the hard rows stay in the check. When n ≥ 2 s, a quarter of the rows (drawn once)
-        may never be centres, so hard rows remain among the checked ones as in the build,
-        and all centres are left out. Otherwise (the build's centres lie in the subsample
-        with chance s / n) each centre is left out with chance 1 - s / n. Measured ratio
-        selection / held-out error of the build (geometric mean over seeds; Gaussian,
-        N(0, I_3)): 0.80-1.01 at n = 2000-20000, rank 32-256, 0.66 at n = 50000, rank
-        256; before (all rows, 10 probes): 0.15-0.86.
-        """
-        if self.pool is not None:
-            return self.centres
-        if self.in_subsample >= 1.0:
-            return None
-        return self.centres[self.rng.random(self.centres.size) >= self.in_subsample]
 
     def _scores(self) -> Any:
         K = self.K
@@ -395,11 +362,7 @@ class _LeverageSearch:
         tau = scores(math.exp(hi))
         self.p = np.minimum(1.0, 2.0 * _OVERSAMPLE * tau)
         weights = tau + 1e-12 * max(float(tau.max()), 1e-300)
-        if self.pool is None:
-            C = weighted_sample_without_replacement(weights, rank, self.rng)
-        else:
-            C = self.pool[weighted_sample_without_replacement(weights[self.pool], rank,
-                                                              self.rng)]
+        C = weighted_sample_without_replacement(weights, rank, self.rng)
         self.centres = np.asarray(C, dtype=np.intp)
         # Z = K_SC L^-T with K_CC = L Lᵀ: the same Z Zᵀ as K_SC K_CC^{-1/2} (Nystroem's
         # basis) at the cost of a Cholesky factorization instead of an eigendecomposition
@@ -420,8 +383,7 @@ def _search(searches: dict[str, Any], next_rank: dict[str, int], caps: dict[str,
         if getattr(search, "probes", None) is not None:  # K̃ W kept up to date by the search
             err = float(checker.product_errors(search.product(r)).max())
         else:
-            ZS = search.features(r)
-            err = float(checker.errors(ZS, False, search.left_out()).max())
+            err = float(checker.errors(search.features(r), False, search.centres).max())
         predicted = r * (err / (_RATE_SLACK * rtol)) ** 2  # rank at rtol·slack, rate 1/sqrt(r)
         if err <= rtol:
             # if the build on all of X misses, the search resumes past this rank
@@ -512,11 +474,9 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     # the planner's own dense work is small (order s): one BLAS thread (see small_blas);
     # the builds on all of X run with the user's settings, as a user's fit would
     with small_blas(s):
-        checker = _Checker(kernel, XS, task, alpha or 0.0, rng)
-    nystroem = _LeverageSearch(checker.K, rng, n)
-    searches: dict[str, Any] = {"nystroem-rls": nystroem}
-    # more centres than subsample rows (or rows that may be centres): exact there
-    caps = {"nystroem-rls": min(limit, nystroem.size)}
+        checker = _Checker(kernel, XS, task, alpha or 0.0, rng, n)
+    searches: dict[str, Any] = {"nystroem-rls": _LeverageSearch(checker.K, rng)}
+    caps = {"nystroem-rls": min(limit, s)}  # more centres than subsample rows: exact there
     try:
         spectrum_of(kernel)
         searches["rff-orthogonal"] = _FeatureSearch(kernel, XS, rng, checker.selection_probes)

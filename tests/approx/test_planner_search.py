@@ -18,12 +18,11 @@ def test_selection_error_is_not_optimistic_against_the_build():
     """The selection error of a Nyström rank on the subsample has the law of the held-out
     error of Nystroem(sampling="rls") built on all of X at that rank (16 paired seeds).
 
-    Before: centres drawn among all subsample rows and counted in the error (exact rows
-    and columns of K there), 10 selection probes (max of 10 vs max of 20): geometric-mean
-    ratio selection / held-out 0.86 here, and the selection error exceeded the held-out
-    one in 3 of 16 seeds (at n = 20000, rank 256 the ratio was 0.30). Now 1.01 and 7 of
-    16. A calibrated estimate exceeds it about half the time: 4 or fewer in 16 would have
-    chance ~4 %."""
+    Before: the search's own centres (exact rows and columns of K there) counted in the
+    error and only 10 selection probes (max of 10 vs max of 20): geometric-mean ratio
+    selection / held-out about 0.8 here, and the selection error exceeded the held-out one
+    in 2 of 16 seeds. A calibrated estimate exceeds it about half the time: 4 or fewer
+    in 16 would have chance ~4 %."""
     n, s, rank, seeds = 2000, 400, 32, 16
     kernel = Gaussian(bandwidth=1.0)
     X = np.random.default_rng(0).normal(size=(n, 3))
@@ -32,14 +31,11 @@ def test_selection_error_is_not_optimistic_against_the_build():
         rng = np.random.default_rng(seed)
         S = np.sort(rng.choice(n, s, replace=False))
         with small_blas(s):
-            checker = _Checker(kernel, X[S], "matvec", 0.0, rng)
-            search = _LeverageSearch(checker.K, rng, n)
+            checker = _Checker(kernel, X[S], "matvec", 0.0, rng, n)
+            search = _LeverageSearch(checker.K, rng)
             for r in (16, 32):
                 Z = search.features(r)
-            new.append(checker.errors(Z, False, search.left_out()).max())
-            former = _LeverageSearch(checker.K, rng)  # all rows may be centres
-            for r in (16, 32):
-                Z = former.features(r)
+            new.append(checker.errors(Z, False, search.centres).max())
             old.append(checker.errors(Z, False)[:10].max())
         build = Nystroem(kernel=kernel, n_components=rank, sampling="rls",
                          random_state=seed).fit(X).transform(X)
@@ -56,7 +52,8 @@ def test_excluded_rows_match_a_dense_oracle():
     """errors(..., exclude) are the errors of the block K[R, R] of the other rows."""
     X = np.random.default_rng(1).normal(size=(60, 2))
     kernel = Gaussian(bandwidth=1.5)
-    checker = _Checker(kernel, X, "matvec", 0.0, np.random.default_rng(0))
+    checker = _Checker(kernel, X, "matvec", 0.0, np.random.default_rng(0), n=10**9)
+    checker.in_subsample = 0.0  # every given centre left out
     Z = np.random.default_rng(2).normal(size=(60, 5)) * 0.3
     C = np.array([3, 17, 40])
     R = np.setdiff1d(np.arange(60), C)
@@ -67,33 +64,20 @@ def test_excluded_rows_match_a_dense_oracle():
     expected = np.linalg.norm(approx - ref, axis=0) / np.linalg.norm(ref, axis=0)
     np.testing.assert_allclose(checker.errors(Z, False, C), expected, rtol=1e-10)
     # density: per-point errors of the kernel sums over R, on the selection half
-    dens = _Checker(kernel, X, "density", 0.0, np.random.default_rng(0))
+    dens = _Checker(kernel, X, "density", 0.0, np.random.default_rng(0), n=10**9)
+    dens.in_subsample = 0.0
     sums = K[np.ix_(R, R)].sum(axis=1)
     rel = np.abs(Z[R] @ Z[R].sum(axis=0) - sums) / sums
     np.testing.assert_allclose(dens.errors(Z, False, C), rel[R < 30], rtol=1e-10)
 
 
-def test_rows_left_out_by_the_nystroem_search():
-    """n == s: the build's centres are subsample rows too, none is left out; s < n < 2 s:
-    only centres, each with chance 1 - s / n; n ≥ 2 s: a fixed quarter of the rows are
-    never centres, and every centre is left out."""
-    K = naive_kernel_matrix(Gaussian(), np.random.default_rng(3).normal(size=(400, 2)))
-    search = _LeverageSearch(K, np.random.default_rng(0), n=400)
-    search.features(32)
-    assert search.left_out() is None and search.size == 400
-    search = _LeverageSearch(K, np.random.default_rng(0), n=600)
-    search.features(32)
-    out = [search.left_out() for _ in range(200)]
-    assert all(np.isin(o, search.centres).all() for o in out)
-    frac = np.mean([o.size for o in out]) / 32
-    assert abs(frac - (1 - 400 / 600)) < 0.03, frac
-    search = _LeverageSearch(K, np.random.default_rng(0), n=800)
-    fresh = np.setdiff1d(np.arange(400), search.pool)
-    assert fresh.size == 100 and search.size == 300
-    for rank in (16, 32, 64):
-        search.features(rank)
-        assert not np.isin(search.centres, fresh).any()
-        np.testing.assert_array_equal(search.left_out(), search.centres)
+def test_no_rows_left_out_when_the_subsample_is_all_of_x():
+    """n == s: the build's centres are subsample rows too, so none is left out."""
+    X = np.random.default_rng(3).normal(size=(50, 2))
+    checker = _Checker(Gaussian(), X, "matvec", 0.0, np.random.default_rng(0), n=50)
+    Z = np.random.default_rng(4).normal(size=(50, 4)) * 0.3
+    np.testing.assert_array_equal(checker.errors(Z, False, np.arange(10)),
+                                  checker.errors(Z, False))
 
 
 @pytest.mark.parametrize("kernel,rtol", [(Gaussian(bandwidth=0.8), 1e-12),
