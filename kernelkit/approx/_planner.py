@@ -31,7 +31,7 @@ from ._spectral import spectrum_of
 __all__ = ["approximate", "Approximation"]
 
 TASKS = ("matvec", "solve", "density")
-#: Rows of the uniform subsample on which errors are measured against the exact engine.
+#: Rows of the uniform subsample on which errors are measured against the exact kernel.
 _CHECK_ROWS = 1000
 #: Probe vectors used to choose the rank, and (independent) ones for the final estimate:
 #: as many of each, so that the selection max is not optimistic by having fewer samples.
@@ -66,7 +66,7 @@ class Approximation:
         Number of features r.
     error_estimate : float
         The largest relative error over ``n_probes`` held-out probes (see ``task``),
-        measured against the exact engine on a uniform subsample of X.
+        measured against the exact kernel on a uniform subsample of X.
     confidence : float
         n_probes / (n_probes + 1): the probability that one more independent probe has
         an error no larger than ``error_estimate`` (exchangeability of the probes).
@@ -406,9 +406,11 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     Candidates are orthogonal random Fourier features (kernels with a known spectral
     density) and Nyström with ridge-leverage-score centres (any kernel). Their ranks
     (16, 32, 64, ...) are tried on a uniform subsample of up to 1000 rows in order of
-    their modelled build cost on all of X, until one meets ``rtol`` on 10 probe vectors
-    against the exact engine (:func:`kernelkit.matvec`): the cheapest that does. It is
-    then fitted on all of X and re-checked on 20 independent held-out probes; if they
+    their modelled build cost on all of X, until one meets ``rtol`` on 20 probe vectors
+    against the subsample's exact kernel block (agreeing with :func:`kernelkit.matvec`
+    to ~1e-9 or better): the cheapest that does. For Nyström the search's centres are
+    left out of that error as often as a build on all of X would miss them. The choice
+    is then fitted on all of X and re-checked on 20 independent held-out probes; if they
     miss ``rtol`` the rank doubles (past the rank cap, the search resumes without it).
     The subsample's kernel block is evaluated once and rank steps reuse earlier work
     (see ``docs/approx.md``).
