@@ -181,6 +181,8 @@ def label(method: str, params: dict[str, Any]) -> str:
              "kk_falkon": "kernelkit Falkon", "sk_nystroem": "sklearn Nystroem+Ridge",
              "kk_gp": "kernelkit GPR (lbfgs)", "sk_gp": "sklearn GPR (lbfgs)"}
     extra = []
+    if method == "kk_falkon" and "alpha" in params:
+        extra.append(f"alpha={params['alpha']:g}")
     if "m" in params:
         extra.append(f"M={params['m']}")
     if "iters" in params:
