@@ -222,3 +222,26 @@ def test_tiny_inputs(n, task):
     assert a.error_estimate <= 0.05 and 1 <= a.rank <= n
     K = naive_kernel_matrix(Gaussian(), X)
     np.testing.assert_allclose(a.features @ a.features.T, K, atol=1e-8)
+
+
+@pytest.mark.parametrize(("n", "grows"), [(1000, True), (900, False)])
+def test_high_nystroem_rank_is_rechecked_on_a_larger_subsample(monkeypatch, n, grows):
+    """A Nyström rank >= s / 4 chosen on s subsample rows is re-checked (and the search
+    redone from it) on 2 s rows when X has >= 10 s rows; the result still meets rtol on
+    the held-out probes of the larger subsample."""
+    import kernelkit.approx._planner as planner
+
+    monkeypatch.setattr(planner, "_CHECK_ROWS", 100)
+    sizes = []
+    real = planner._Checker.__init__
+
+    def spy(self, kernel, XS, *args, **kwargs):
+        sizes.append(XS.shape[0])
+        real(self, kernel, XS, *args, **kwargs)
+
+    monkeypatch.setattr(planner._Checker, "__init__", spy)
+    X = np.random.default_rng(3).normal(size=(n, 3))
+    a = approximate(Gaussian(bandwidth=1.0), X, rtol=0.02, random_state=0)
+    assert a.error_estimate <= 0.02
+    assert a.method == "nystroem-rls" and a.rank >= 25  # a rank that would grow
+    assert sizes == ([100, 200] if grows else [100])
