@@ -50,8 +50,9 @@ __all__ = ["FalkonRegressor", "FalkonClassifier", "nystrom_normal_product"]
 #: (reliable updates; 0.1 gave the float64 residual after 30 iterations at N=2e4, d=8
 #: with 3 float64 passes; 0.3 took 5 for the same, 0.03 lost accuracy).
 MIXED_REPLACEMENT = 0.1
-#: ... and at least every this many iterations: a float64 residual that has not halved
-#: since the previous check means float32 is too coarse for the system.
+#: ... and at least every this many iterations: a float64 residual that grew since the
+#: previous check, or did not halve while CG's own residual claims twice its progress,
+#: means float32 is too coarse for the system.
 MIXED_CHECK_EVERY = 10
 
 
@@ -197,7 +198,8 @@ class _FalkonSolver:
         "reliable updates", Sleijpen & van der Vorst 1996). CG's search directions are
         kept, so unlike restarted iterative refinement the Krylov space is not lost.
         The true residual is also checked every ``MIXED_CHECK_EVERY`` iterations: if it
-        has not halved since the previous check (float32 too coarse for this system),
+        grew since the previous check, or did not halve while CG's own (float32-updated)
+        residual is below half of it (float32 too coarse for this system),
         the iterate goes back to the previous check when that was better, a
         ``NumericalWarning`` is issued and the remaining iterations use float64
         products. The returned iterate is thus never worse (in residual) than the last
@@ -239,8 +241,12 @@ class _FalkonSolver:
             if not exact and due:
                 R = b - self.apply_BtHB(G, exact=True)
                 checked = colnorm(R)
-                rel = checked
-                if (active & (checked > 0.5 * trusted)).any():
+                claimed, rel = rel, checked
+                # float32 too coarse: the float64 residual grew since the last check, or
+                # did not halve while CG's own residual claims twice the progress
+                coarse = (checked > trusted) | ((checked > 0.5 * trusted)
+                                                & (checked > 2.0 * claimed))
+                if (active & coarse).any():
                     # float32 is too coarse here: go back to the last checked state if
                     # this one is worse, and continue with float64 products
                     if (active & (checked > trusted)).any():
@@ -249,9 +255,10 @@ class _FalkonSolver:
                         exact = restart = True
                         warnings.warn(
                             f"{what}: kernel_dtype='mixed' is too coarse for this system "
-                            f"(the float64 residual went from {float(trusted.max()):.2e} to "
-                            f"{float(checked.max()):.2e} in {since} float32 iterations); "
-                            "the remaining iterations use float64 products.",
+                            f"(in {since} float32 iterations the float64 residual went from "
+                            f"{float(trusted.max()):.2e} to {float(checked.max()):.2e} while "
+                            f"CG's own estimate reached {float(claimed.max()):.2e}); the "
+                            "remaining iterations use float64 products.",
                             NumericalWarning, stacklevel=4)
                 trusted, G_ok, R_ok, since = rel.copy(), G.copy(), R.copy(), 0
             history.append(rel)

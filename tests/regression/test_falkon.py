@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -83,8 +85,8 @@ def test_kernel_dtype_float32_matches_dense_nystrom(problem, weighted):
 
 
 def _ill_conditioned(n=2000, d=3):
-    """alpha = 1e-2 with 100 centres: float32 kernel values alone miss the float64
-    solution by ~2e-5 (relative), far above what CG resolves here."""
+    """Smooth targets on N(0, I_3) with 100 centres and a small ridge: float32 kernel
+    values alone miss the float64 Nyström solution by 1e-4-ish (relative)."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, d))
     y = np.sin(X).sum(axis=1) + 0.1 * rng.normal(size=n)
@@ -92,17 +94,21 @@ def _ill_conditioned(n=2000, d=3):
 
 
 def test_kernel_dtype_mixed_reaches_float64_accuracy():
+    from kernelkit.exceptions import NumericalWarning
+
     X, Y, Xq = _ill_conditioned()
-    k = Gaussian(bandwidth=0.7)
-    kw = dict(kernel=k, alpha=1e-2, n_centers=100, max_iter=400, tol=1e-9, random_state=0)
-    fits = {dt: FalkonRegressor(kernel_dtype=dt, **kw).fit(X, Y) for dt in
-            ("float32", "mixed")}
+    k = Gaussian(bandwidth=1.0)
+    kw = dict(kernel=k, alpha=0.1, n_centers=100, max_iter=400, tol=1e-9, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumericalWarning)  # no fallback to float64 here
+        fits = {dt: FalkonRegressor(kernel_dtype=dt, **kw).fit(X, Y) for dt in
+                ("float32", "mixed")}
     C = fits["mixed"].centers_
-    expected = k(Xq, C) @ _dense_nystrom(k, X, C, Y, 1e-2)
+    expected = k(Xq, C) @ _dense_nystrom(k, X, C, Y, 0.1)
     err = {dt: np.abs(m.predict(Xq) - expected).max() / np.abs(expected).max()
            for dt, m in fits.items()}
-    assert err["float32"] > 1e-6  # the system float32 alone solves is another one
-    assert err["mixed"] < 1e-7
+    assert err["float32"] > 1e-5  # the system float32 alone solves is another one
+    assert err["mixed"] < 1e-6 and err["mixed"] < 1e-2 * err["float32"]
     mixed = fits["mixed"]
     assert mixed.coef_.dtype == np.float64 and mixed.residuals_.shape == (mixed.n_iter_ + 1, 2)
     assert (mixed.residuals_[-1] <= 1e-9).all()
