@@ -26,7 +26,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -40,7 +39,13 @@ _REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(_REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_regression import _peak_mib, _rss_mib, emit_table  # noqa: E402
+from bench_regression import (  # noqa: E402
+    _peak_mib,
+    _rss_mib,
+    common_arguments,
+    emit_table,
+    run_as_child,
+)
 from bench_regression import run_child as _run_child  # noqa: E402
 
 os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -137,22 +142,8 @@ LABELS = {"kk_exact": "kernelkit GPR exact (lbfgs)", "sk_gp": "sklearn GPR (lbfg
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (< 60 s)")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="runs per method (fresh process each); medians are reported")
-    parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated subset of {','.join(SCENARIOS)}")
-    parser.add_argument("--markdown", action="store_true", help="Markdown tables")
-    parser.add_argument("--json", metavar="PATH", help="write raw results to PATH")
-    parser.add_argument("--timeout", type=float, default=3600.0,
-                        help="seconds one fit may take before it is reported as a timeout")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        method, n, params, seed = args.child
-        print(json.dumps(child(method, int(n), json.loads(params), int(seed))))
+    args = common_arguments(__doc__, SCENARIOS, 3600.0).parse_args(argv)
+    if run_as_child(args, child):
         return 0
     results: dict[str, list[dict[str, Any]]] = {}
     theta = list(FIXED_THETA)

@@ -194,27 +194,41 @@ def label(method: str, params: dict[str, Any]) -> str:
     return names[method] + (f" ({', '.join(extra)})" if extra else "")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_arguments(doc: str, scenarios: dict[str, Any],
+                     timeout: float) -> argparse.ArgumentParser:
+    """The options every subprocess-per-fit benchmark takes (this one and bench_gp)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (< 60 s)")
     parser.add_argument("--repeats", type=int, default=1,
                         help="runs per method (fresh process each); medians are reported")
-    parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--only", default=",".join(scenarios),
+                        help=f"comma-separated subset of {','.join(scenarios)}")
+    parser.add_argument("--markdown", action="store_true", help="Markdown tables")
+    parser.add_argument("--json", metavar="PATH", help="write raw results to PATH")
+    parser.add_argument("--timeout", type=float, default=timeout,
+                        help="seconds one fit may take before it is reported as a timeout")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    return parser
+
+
+def run_as_child(args: argparse.Namespace, child_fn: Any) -> bool:
+    """In a child process (``--child METHOD N PARAMS SEED``): one fit, its JSON printed."""
+    if not args.child:
+        return False
+    method, n, params, seed = args.child
+    print(json.dumps(child_fn(method, int(n), json.loads(params), int(seed))))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = common_arguments(__doc__, SCENARIOS, 900.0)
     parser.add_argument("--methods", default="",
                         help="comma-separated subset of method keys (kk_krr, sk_krr, kk_falkon, "
                              "sk_nystroem, kk_gp, sk_gp); default all. Keep the sklearn "
                              "reference (sk_krr / sk_gp / last row) for the ratios")
-    parser.add_argument("--markdown", action="store_true", help="Markdown tables")
-    parser.add_argument("--json", metavar="PATH", help="write raw results to PATH")
-    parser.add_argument("--timeout", type=float, default=900.0,
-                        help="seconds one fit may take before it is reported as a timeout")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        method, n, params, seed = args.child
-        print(json.dumps(child(method, int(n), json.loads(params), int(seed))))
+    if run_as_child(args, child):
         return 0
     results: dict[str, list[dict[str, Any]]] = {}
     for name in [s.strip() for s in args.only.split(",") if s.strip()]:
