@@ -26,7 +26,6 @@ from .. import matvec
 from .._optional import import_optional
 from .._validation import check_array, is_dask
 from ..exceptions import (
-    ConvergenceWarning,
     InputTypeError,
     InputValueError,
     NumericalWarning,
@@ -41,7 +40,15 @@ from ._base import (
     resolve_kernel,
     select_centers,
 )
-from ._linalg import JITTER, CGInfo, block_cg, cholesky_inplace, dense_gram, small_blas
+from ._linalg import (
+    JITTER,
+    CGInfo,
+    block_cg,
+    cholesky_inplace,
+    dense_gram,
+    small_blas,
+    warn_not_converged,
+)
 
 __all__ = ["FalkonRegressor", "FalkonClassifier", "nystrom_normal_product"]
 
@@ -275,10 +282,7 @@ class _FalkonSolver:
         res = np.array(history)
         converged = bool((res[-1] <= tol).all())
         if not converged:
-            warnings.warn(
-                f"{what} stopped after {it} iterations with relative residual "
-                f"{float(res[-1].max()):.2e} > tol={tol:g}; increase max_iter, alpha or tol.",
-                ConvergenceWarning, stacklevel=4)
+            warn_not_converged(what, it, res[-1], tol, stacklevel=5)
         return G, CGInfo(it, res, converged)
 
 

@@ -204,11 +204,17 @@ def block_cg(apply_A: Callable[[np.ndarray], np.ndarray], B: np.ndarray, *,
     res = np.array(history)
     converged = bool((res[-1] <= tol).all())
     if warn and not converged:
-        warnings.warn(
-            f"{what} stopped after {it} iterations with relative residual "
-            f"{float(res[-1].max()):.2e} > tol={tol:g}; increase max_iter, alpha or tol.",
-            ConvergenceWarning, stacklevel=3)
+        warn_not_converged(what, it, res[-1], tol, stacklevel=4)
     return X, CGInfo(it, res, converged)
+
+
+def warn_not_converged(what: str, n_iter: int, residual: np.ndarray, tol: float,
+                       stacklevel: int) -> None:
+    """The ConvergenceWarning of a CG solve that stopped above ``tol``."""
+    warnings.warn(
+        f"{what} stopped after {n_iter} iterations with relative residual "
+        f"{float(np.max(residual)):.2e} > tol={tol:g}; increase max_iter, alpha or tol.",
+        ConvergenceWarning, stacklevel=stacklevel)
 
 
 class ColumnNystrom:
