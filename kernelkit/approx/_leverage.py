@@ -115,6 +115,27 @@ def _recursive_scores(kernel: Kernel, X: np.ndarray, lam: float, rng: np.random.
     return result, J, weights
 
 
+def dictionary_scores(kernel: Kernel, X: np.ndarray, lam: float, J: np.ndarray,
+                      weights: np.ndarray) -> np.ndarray:
+    """Scores of all rows of X from one weighted dictionary X[J] (one BLESS pass, O(n m^2)).
+
+    The top level of :func:`_recursive_scores` alone, for callers that already hold a
+    dictionary for X at λ (the planner continues its subsample search with it).
+    """
+    diag = np.asarray(kernel.diag(X), dtype=np.float64)
+    rows = np.arange(X.shape[0])
+    return np.minimum(_scores_from_dictionary(kernel, X, rows, diag, J, weights, lam),
+                      diag / (diag + lam))
+
+
+def sample_by_scores(scores: np.ndarray, n_samples: int,
+                     rng: np.random.Generator) -> np.ndarray:
+    """``n_samples`` distinct indices drawn one after another with probability ∝ scores."""
+    # a tiny floor keeps every row reachable (and the draw well defined if scores are 0)
+    weights = scores + 1e-12 * max(float(scores.max()), 1e-300)
+    return weighted_sample_without_replacement(weights, n_samples, rng)
+
+
 def _exact_scores(kernel: Kernel, X: np.ndarray, lam: float) -> np.ndarray:
     n = X.shape[0]
     needed = 3 * n * n * 8 / 2**20
@@ -250,7 +271,4 @@ def rls_sample(kernel: Kernel, X: Any, n_samples: int, *, regularization: float,
             "ask for at most X.shape[0] samples."
         )
     rng = as_generator(random_state)
-    scores = _recursive_scores(kernel, X, lam, rng)[0]
-    # a tiny floor keeps every row reachable (and the draw well defined if scores are 0)
-    weights = scores + 1e-12 * max(float(scores.max()), 1e-300)
-    return weighted_sample_without_replacement(weights, n_samples, rng)
+    return sample_by_scores(_recursive_scores(kernel, X, lam, rng)[0], n_samples, rng)

@@ -297,7 +297,10 @@ class Nystroem(FeatureMapMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
                 "which evaluates the full kernel.", UserWarning, stacklevel=2)
             m = n
         rng = as_generator(self.random_state)
-        centres, idx = self._centres(kernel, X, m, rng)
+        return self._set_centres(kernel, X, *self._centres(kernel, X, m, rng))
+
+    def _set_centres(self, kernel: Kernel, X: np.ndarray, centres: np.ndarray,
+                     idx: np.ndarray | None) -> Nystroem:
         K = kernel_block(kernel, centres, centres, exact=True)
         self.normalization_ = nystroem_normalization(K)
         self.components_ = centres.astype(X.dtype, copy=False)
@@ -305,6 +308,17 @@ class Nystroem(FeatureMapMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.n_components_ = int(centres.shape[0])
         self._n_features_out = self.n_components_
         return self
+
+    def _fit_rows(self, X: np.ndarray, idx: np.ndarray) -> Nystroem:
+        """Fit on the given centre rows X[idx] (distinct indices, chosen by the caller).
+
+        For :func:`~kernelkit.approx.approximate`, which draws RLS centres from scores it
+        continued from its subsample search; ``fit`` would draw them anew.
+        """
+        self._validate_params()
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        idx = np.asarray(idx, dtype=np.int64)
+        return self._set_centres(self._kernel(), X, X[idx], idx)
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         """Nyström features k(X, C) K_CC^{-1/2} on the centres C."""

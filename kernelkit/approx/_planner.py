@@ -24,7 +24,7 @@ from ._common import (
     weighted_sample_without_replacement,
 )
 from ._features import RandomFeatures, sample_frequencies
-from ._leverage import _OVERSAMPLE, _dictionary_cap
+from ._leverage import _OVERSAMPLE, _dictionary_cap, dictionary_scores, sample_by_scores
 from ._nystroem import LowRankOperator, Nystroem
 from ._spectral import spectrum_of
 
@@ -84,8 +84,10 @@ class Approximation:
         ``{"planning": ..., "build": ...}``: ``build`` is the wall time to fit the chosen
         method on all of X and transform X (the returned features); ``planning`` is the
         rest of the call (checks, subsample references, rank search, held-out check, and
-        any discarded build whose held-out error missed rtol). The planner's overhead is
-        ``planning / build``.
+        any discarded build whose held-out error missed rtol). For RLS Nyström the build
+        continues the search's leverage scores (one pass over X) and costs about a third
+        of ``Nystroem(sampling="rls").fit(X).transform(X)`` at the same rank; see
+        ``docs/approx.md`` for both overheads.
     """
 
     method: str
@@ -312,6 +314,12 @@ class _FeatureSearch:
                           for Z, m in self.blocks])
 
 
+def _bless(diag: np.ndarray, C: np.ndarray, mu: np.ndarray, lam: float) -> np.ndarray:
+    """BLESS scores (k_ii - Σ_j C_ji / (μ_j + λ)) / λ, capped at k_ii / (k_ii + λ)."""
+    tau = np.maximum(diag - (1.0 / (mu + lam)) @ C, 0.0) / lam
+    return np.asarray(np.minimum(tau, diag / (diag + lam)))
+
+
 class _LeverageSearch:
     """RLS Nyström of the subsample from its kernel block K, rank by rank.
 
@@ -341,22 +349,31 @@ class _LeverageSearch:
         if J.size:
             mu, Q = scipy.linalg.eigh(D[:, None] * K[np.ix_(J, J)] * D[None, :],
                                       check_finite=False)
-            C = (Q.T @ (D[:, None] * K[J])) ** 2  # (|J|, s)
         else:  # an empty draw: scores from the diagonal alone (upper bounds)
-            mu, C = np.zeros(0), np.zeros((0, K.shape[0]))
-        mu = np.maximum(mu, 0.0)
+            mu, Q = np.zeros(0), np.zeros((0, 0))
+        self._dictionary = (J, D, np.maximum(mu, 0.0), Q)
+        C = self._explained(K[J])  # (|J|, s)
         diag = self.diag
+        return lambda lam: _bless(diag, C, self._dictionary[2], lam)
 
-        def scores(lam: float) -> np.ndarray:
-            explained = (1.0 / (mu + lam)) @ C
-            tau = np.maximum(diag - explained, 0.0) / lam
-            return np.asarray(np.minimum(tau, diag / (diag + lam)))
+    def _explained(self, KJ: np.ndarray) -> np.ndarray:
+        """(Qᵀ W^{1/2} K_J·)², the rows' squared coordinates in the dictionary's eigenbasis."""
+        J, D, _, Q = self._dictionary
+        return np.asarray((Q.T @ (D[:, None] * KJ)) ** 2) if J.size else KJ[:0]
 
-        return scores
+    def scores_of(self, kernel: Kernel, XS: np.ndarray, Y: np.ndarray,
+                  lam: float) -> np.ndarray:
+        """Estimated scores at λ of rows Y outside the subsample XS, from the dictionary of
+        the last step (the same estimate as for the subsample's own rows)."""
+        J = self._dictionary[0]
+        C = self._explained(kernel_block(kernel, XS[J], Y))
+        diag = np.maximum(np.asarray(kernel.diag(Y), dtype=np.float64), 0.0)
+        return _bless(diag, C, self._dictionary[2], lam)
 
-    def features(self, rank: int) -> np.ndarray:
-        scores = self._scores()
-        # λ with estimated d_eff(λ) = rank / 2 (bisection in log λ, as _auto_regularization)
+    def lam_for(self, rank: int, scores: Any = None) -> float:
+        """λ with estimated d_eff(λ) = rank / 2 on the subsample (bisection in log λ, as
+        ``_auto_regularization``), from the last step's score estimates by default."""
+        scores = self._last if scores is None else scores
         total = max(float(self.diag.sum()), 1e-300)
         lo, hi = math.log(total * 1e-12), math.log(total)
         for _ in range(_BISECTIONS):
@@ -365,7 +382,12 @@ class _LeverageSearch:
                 lo = mid
             else:
                 hi = mid
-        tau = scores(math.exp(hi))
+        return math.exp(hi)
+
+    def features(self, rank: int) -> np.ndarray:
+        scores = self._last = self._scores()
+        self.lam = self.lam_for(rank, scores)
+        self.tau = tau = scores(self.lam)  # the scores of this rank (for the build on X)
         self.p = np.minimum(1.0, 2.0 * _OVERSAMPLE * tau)
         weights = tau + 1e-12 * max(float(tau.max()), 1e-300)
         C = weighted_sample_without_replacement(weights, rank, self.rng)
@@ -375,6 +397,57 @@ class _LeverageSearch:
         L = stable_cholesky(self.K[np.ix_(C, C)])
         return np.asarray(scipy.linalg.solve_triangular(L, self.K[C], lower=True,
                                                         check_finite=False).T)
+
+
+class _LeverageBuild:
+    """RLS Nyström on all of X that continues the subsample's leverage search.
+
+    ``Nystroem(sampling="rls").fit(X)`` estimates the scores of all n rows from scratch,
+    by a recursion of halvings of X (about three passes over X against its dictionary).
+    The search already holds a dictionary of the uniform subsample S (s rows) at λ_S with
+    d_eff = rank / 2 there: the first level of such a recursion. With it this build scores
+    s other uniform rows S', keeps each with probability p = min(1, q τ) and weight
+    (n / s') / p: a dictionary for X at λ = (n / s) λ_S (the subsample's spectrum scaled
+    by n / s, as Nystroem's own "auto" λ). One pass over X against it gives the scores of
+    all rows, by which the centres are drawn as :func:`rls_sample` draws. After a
+    held-out miss, the next rank's dictionary is drawn from those scores (oversampled
+    twice over for the smaller λ, as in the search) and one more pass is made.
+
+    The dictionary never contains a row of S. A dictionary row stands for ~1/p rows and
+    its own score is ~p, so rows of S in it would rarely become centres, and the held-out
+    check on S would see a worse approximation than the rest of X gets (measured: about
+    2x the error of the whole matrix at rank 256 of s = 1000). Needs n ≥ 2 s.
+    """
+
+    def __init__(self, kernel: Kernel, X: np.ndarray, S: np.ndarray,
+                 search: _LeverageSearch, rng: np.random.Generator) -> None:
+        self.kernel, self.X, self.S, self.search, self.rng = kernel, X, S, search, rng
+        self.others = np.setdiff1d(np.arange(X.shape[0]), S, assume_unique=True)
+        self.scores: np.ndarray | None = None  # all rows', from the last build
+
+    def fit(self, rank: int, seed: int) -> Nystroem:
+        n, s = self.X.shape[0], self.S.size
+        if self.scores is None:
+            rows = np.sort(self.rng.choice(self.others, s, replace=False))
+            lam_s = self.search.lam
+            with small_blas(s):
+                p = _OVERSAMPLE * self.search.scores_of(self.kernel, self.X[self.S],
+                                                        self.X[rows], lam_s)
+        else:
+            rows, lam_s = self.others, self.search.lam_for(rank)
+            p = 2.0 * _OVERSAMPLE * self.scores[rows]
+        p = np.minimum(1.0, p)
+        cap = _dictionary_cap(n)
+        if p.sum() > cap:  # the dictionary's expected size, capped as in _leverage
+            p = np.minimum(1.0, p * (cap / p.sum()))
+        keep = self.rng.random(p.shape[0]) < p
+        lam = lam_s * (n / s)
+        self.scores = dictionary_scores(self.kernel, self.X, lam, rows[keep],
+                                        (n / rows.size) / p[keep])
+        idx = sample_by_scores(self.scores, min(rank, n), self.rng)
+        est = Nystroem(kernel=self.kernel, n_components=rank, sampling="rls",
+                       regularization=lam, random_state=seed)
+        return est._fit_rows(self.X, idx)
 
 
 def _search(searches: dict[str, Any], next_rank: dict[str, int], caps: dict[str, int],
@@ -418,8 +491,12 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     left out of that error as often as a build on all of X would miss them. The choice
     is then fitted on all of X and re-checked on 20 independent held-out probes; if they
     miss ``rtol`` the rank doubles (past the rank cap, the search resumes without it).
-    The subsample's kernel block is evaluated once and rank steps reuse earlier work
-    (see ``docs/approx.md``).
+    The subsample's kernel block is evaluated once and rank steps reuse earlier work; a
+    Nyström build on X (n ≥ 2000) draws its centres by leverage scores continued from the
+    search's dictionary in one pass over X, instead of estimating them from scratch
+    (see ``docs/approx.md``). The returned ``estimator`` is then a fitted
+    :class:`Nystroem` with those centres and ``regularization`` set to the λ used;
+    refitting it draws new centres by its own method.
 
     Parameters
     ----------
@@ -536,9 +613,13 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
         method, rank = chosen
         # build on all of X; if the held-out probes miss rtol, double the rank, and past
         # the cap resume the search without this method
+        continued = (_LeverageBuild(kernel, X, S, searches[method], rng)
+                     if method == "nystroem-rls" and n >= 2 * s else None)
         while True:
             t1 = time.perf_counter()
-            est = _make(method, kernel, rank, int(rng.integers(2**31 - 1))).fit(X)
+            seed = int(rng.integers(2**31 - 1))
+            est = (continued.fit(rank, seed) if continued is not None
+                   else _make(method, kernel, rank, seed).fit(X))
             Z = est.transform(X).astype(np.float64)
             build = time.perf_counter() - t1
             with small_blas(s):

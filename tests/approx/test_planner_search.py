@@ -9,7 +9,7 @@ import pytest
 import kernelkit
 from kernelkit.approx import Nystroem, RandomFeatures, approximate
 from kernelkit.approx._common import small_blas
-from kernelkit.approx._planner import _Checker, _FeatureSearch, _LeverageSearch
+from kernelkit.approx._planner import _Checker, _FeatureSearch, _LeverageBuild, _LeverageSearch
 from kernelkit.kernels import Gaussian, Laplace, Matern
 from kernelkit.testing import naive_kernel_matrix
 
@@ -46,6 +46,84 @@ def test_selection_error_is_not_optimistic_against_the_build():
     assert (new > held).sum() >= 5, (new, held)
     # power of the check: the former estimate is optimistic on the same draws
     assert np.exp(np.mean(np.log(old / held))) < ratio - 0.1
+
+
+def test_continued_build_has_the_law_of_nystroem_rls():
+    """The planner's build (RLS centres drawn from scores continued from its subsample
+    search, one pass over X) has the held-out error of Nystroem(sampling="rls") at the
+    same rank (16 paired seeds, geometric-mean ratio), its dictionary has no row of the
+    checked subsample, and its selection error is calibrated against it as against the
+    standalone build (see the test above)."""
+    import kernelkit.approx._planner as planner
+
+    n, s, rank, seeds = 2000, 400, 32, 16
+    kernel = Gaussian(bandwidth=1.0)
+    X = np.random.default_rng(0).normal(size=(n, 3))
+    dictionaries = []
+    real = planner.dictionary_scores
+
+    def spy(kernel, X, lam, J, weights):
+        dictionaries.append(J)
+        return real(kernel, X, lam, J, weights)
+
+    sel, alone, continued = [], [], []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(planner, "dictionary_scores", spy)
+        for seed in range(seeds):
+            rng = np.random.default_rng(seed)
+            S = np.sort(rng.choice(n, s, replace=False))
+            with small_blas(s):
+                checker = _Checker(kernel, X[S], "matvec", 0.0, rng, n)
+                search = _LeverageSearch(checker.K, rng)
+                for r in (16, 32):
+                    Z = search.features(r)
+                sel.append(checker.errors(Z, False, search.centres).max())
+            build = _LeverageBuild(kernel, X, S, search, rng).fit(rank, seed)
+            assert isinstance(build, Nystroem) and build.n_components_ == rank
+            assert not np.isin(dictionaries[-1], S).any()
+            assert dictionaries[-1].size >= rank  # about q d_eff = 1.5 rank rows expected
+            np.testing.assert_array_equal(build.components_, X[build.component_indices_])
+            continued.append(checker.errors(build.transform(X)[S], True).max())
+            ref = Nystroem(kernel=kernel, n_components=rank, sampling="rls",
+                           random_state=seed).fit(X).transform(X)
+            alone.append(checker.errors(ref[S], True).max())
+    sel, alone, continued = map(np.asarray, (sel, alone, continued))
+    assert 0.8 <= np.exp(np.mean(np.log(continued / alone))) <= 1.25, (continued, alone)
+    assert 0.8 <= np.exp(np.mean(np.log(sel / continued))) <= 1.25, (sel, continued)
+
+
+def test_continued_build_after_a_miss_rescores_without_the_subsample():
+    """A second build (after a held-out miss) draws its dictionary from the first build's
+    scores of all rows but those of the subsample, at the smaller λ of the larger rank."""
+    import kernelkit.approx._planner as planner
+
+    n, s = 3000, 300
+    kernel = Gaussian(bandwidth=1.0)
+    X = np.random.default_rng(1).normal(size=(n, 2))
+    rng = np.random.default_rng(0)
+    S = np.sort(rng.choice(n, s, replace=False))
+    search = _LeverageSearch(_Checker(kernel, X[S], "matvec", 0.0, rng, n).K, rng)
+    for r in (16, 32):
+        search.features(r)
+    calls = []
+    real = planner.dictionary_scores
+
+    def spy(kernel, X, lam, J, weights):
+        calls.append((lam, J))
+        return real(kernel, X, lam, J, weights)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(planner, "dictionary_scores", spy)
+        builder = _LeverageBuild(kernel, X, S, search, rng)
+        first = builder.fit(32, 0)
+        second = builder.fit(64, 1)
+    (lam1, J1), (lam2, J2) = calls
+    assert lam2 < lam1 and not np.isin(J2, S).any() and not np.isin(J1, S).any()
+    assert first.n_components_ == 32 and second.n_components_ == 64
+    assert first.regularization == lam1 and second.regularization == lam2
+    K = naive_kernel_matrix(kernel, X[:500])
+    Z1, Z2 = first.transform(X[:500]), second.transform(X[:500])
+    assert np.linalg.norm(K - Z2 @ Z2.T, 2) < np.linalg.norm(K - Z1 @ Z1.T, 2)
 
 
 def test_excluded_rows_match_a_dense_oracle():
