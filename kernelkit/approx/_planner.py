@@ -130,15 +130,18 @@ def _cost(method: str, rank: int, n: int, d: int) -> float:
 
     Random features: the product with the frequencies plus a cos/sin per entry. RLS
     Nyström: the leverage-score pass (each row against a dictionary of ~1.5 rank points,
-    capped as in :mod:`._leverage`, about twice over the recursion levels), then the
-    kernel block to the centres and its product with K_mm^{-1/2}; every kernel entry
-    costs an exp. A transcendental counts ``_TRANSCENDENTAL`` flops.
+    capped as in :mod:`._leverage`), then the kernel block to the centres and its product
+    with K_mm^{-1/2}; every kernel entry costs an exp. A transcendental counts
+    ``_TRANSCENDENTAL`` flops. The planner's Nyström build on n ≥ 2 s rows makes one
+    leverage pass (:class:`_LeverageBuild`); below that, ``Nystroem.fit`` makes about two
+    over its recursion levels.
     """
     t = _TRANSCENDENTAL
     if method == "rff-orthogonal":
         return n * rank * (d + t)
     q = min(1.5 * rank, _dictionary_cap(n))
-    return n * (rank * (d + t + rank) + 2.0 * q * (d + t + q))
+    passes = 1.0 if n >= 2 * _CHECK_ROWS else 2.0
+    return n * (rank * (d + t + rank) + passes * q * (d + t + q))
 
 
 def _symmetric_block(kernel: Kernel, XS: np.ndarray, exact: bool) -> np.ndarray:
@@ -340,6 +343,10 @@ class _LeverageSearch:
         self.p = np.full(s, min(1.0, _FIRST_DICTIONARY / s))  # dictionary probabilities
         #: subsample rows chosen as centres by the last step (its features are exact there)
         self.centres = np.zeros(0, dtype=np.intp)
+        #: the last step's λ and scores at it, its score estimator, and its dictionary
+        #: (rows J, weights^{1/2} D, eigenpairs μ, Q of the weighted dictionary block)
+        self.lam, self.tau, self._last = 0.0, np.zeros(s), None
+        self._dictionary: tuple[np.ndarray, ...] = ()
 
     def _scores(self) -> Any:
         K = self.K
