@@ -48,17 +48,18 @@ def test_matvec_matches_dense_oracle(dtype):
     assert approx.rank == approx.features.shape[1]
 
 
-def test_tasks_and_any_kernel():
-    X = np.random.default_rng(3).normal(size=(400, 2))
+@pytest.mark.parametrize("n", [400, 2500])  # 2500: Nyström builds continue the search
+def test_tasks_and_any_kernel(n):
+    X = np.random.default_rng(3).normal(size=(n, 2))
     a = approximate(Polynomial(degree=2), X, rtol=1e-3, random_state=0)
     assert a.method == "nystroem-rls"  # no spectral density: Nyström only
     d = approximate(Gaussian(), X, rtol=1e-2, task="density", random_state=0)
     sums = kernelkit.kernel_sum(Gaussian(), X, X)
-    assert np.quantile(np.abs(d.matvec(np.ones(400)) - sums) / sums, 0.9) <= 5e-2
+    assert np.quantile(np.abs(d.matvec(np.ones(n)) - sums) / sums, 0.9) <= 5e-2
     s = approximate(Gaussian(), X, rtol=1e-2, task="solve", alpha=1.0, random_state=0)
-    b = np.random.default_rng(4).standard_normal(400)
+    b = np.random.default_rng(4).standard_normal(n)
     K = naive_kernel_matrix(Gaussian(), X)
-    x = np.linalg.solve(K + np.eye(400), b)
+    x = np.linalg.solve(K + np.eye(n), b)
     assert np.linalg.norm(s.operator.solve(b, 1.0) - x) / np.linalg.norm(x) <= 5e-2
 
 
