@@ -209,6 +209,7 @@ def _normal_numba(spec: FusedSpec, X: np.ndarray, C: np.ndarray, U: np.ndarray,
     prep = numba_backend._prepare(spec, X, C, Plan(mode, workers, n, block_rows, m, 0))
     dtype = prep.Xs.dtype
     p = numba_backend._profile_constants(spec, dtype)
+    refine = numba_backend.refine_fraction(spec, dtype)
     tile_m = min(m, 2048)
     # U stays in its own (input) precision: with float32 kernel values and float64
     # coefficients, the coefficients are not rounded (they may cancel strongly).
@@ -234,7 +235,8 @@ def _normal_numba(spec: FusedSpec, X: np.ndarray, C: np.ndarray, U: np.ndarray,
                 _jit.tile_direct(prep.Xs, prep.Yt, r0, r1, 0, m, prep.dot, code, p, T)
             else:
                 np.matmul(prep.Xs[r0:r1], prep.Ys.T, out=T)
-                _jit.tile_gemm(T, prep.xn, prep.yn, r0, r1, 0, m, prep.dot, code, p)
+                _jit.tile_gemm(T, prep.xn, prep.yn, r0, r1, 0, m, prep.dot, code, p,
+                               prep.Xs, prep.Ys, refine)
             Z = T @ Uc
             if use_w:
                 Z *= w_cast[r0:r1, None]

@@ -351,6 +351,33 @@ def test_float32_blas_path_keeps_its_accuracy_for_close_pairs(make, relative_ban
                                    atol=REDUCTION_RTOL[np.float32])
 
 
+@pytest.mark.parametrize("k", [1, 8])  # fused rows / tiles multiplied by BLAS
+def test_float64_blas_path_is_exact_at_coincident_points_of_kinked_kernels(k):
+    """Laplace reads sqrt(s): at s = 0 the expansion's cancellation (~1e-16 of the norms)
+    became ~1e-8 of k. Close pairs are recomputed from direct differences, so float64
+    keeps REDUCTION_RTOL there too (found by the bilinear-symmetry property test)."""
+    from kernelkit.ops import normal_matvec
+
+    rng = np.random.default_rng(3)
+    d = D_GEMM
+    X = rng.normal(size=(60, d)) + 2.0
+    Y = np.concatenate([X[:20], X[20:40] + 1e-9, rng.normal(size=(30, d))])
+    X[:5] = 0.0  # and all-zero rows, as in the falsifying example
+    Y[:3] = 0.0
+    kernel = Laplace(bandwidth=1.5)
+    V = rng.normal(size=(70, k))
+    out = kernelkit.matvec(kernel, X, Y, V)
+    assert_reduction_close(out, kernel, X, Y, V, np.float64)
+    np.testing.assert_allclose(kernelkit.logsumexp(kernel, X, Y), naive_logsumexp(kernel, X, Y),
+                               rtol=0, atol=REDUCTION_RTOL[np.float64])
+    K = naive_kernel_matrix(kernel, X, Y)
+    U = rng.normal(size=(70, k))
+    ref = K.T @ (K @ U)
+    bound = np.abs(K).T @ (np.abs(K) @ np.abs(U))
+    assert np.all(np.abs(normal_matvec(kernel, X, Y, U) - ref)
+                  <= REDUCTION_RTOL[np.float64] * bound)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("d", [2, D_GEMM])
 def test_knn_over_many_chunks_and_tiles(d, dtype):

@@ -152,6 +152,34 @@ def _fill_gemm(T, r, xn, yn, i, j0, w, dot, zero, buf):
 
 
 @njit(inline="always", **_JIT)
+def _fill_gemm_refined(T, r, xn, yn, i, j0, w, zero, buf, Xs, Ys, refine):
+    """:func:`_fill_gemm` for distances, with those below ``refine`` (xn_i + yn_j)
+    recomputed from direct differences of the rows Xs[i], Ys[j]: there the expansion has
+    lost most of its digits, and kinked profiles such as Laplace's, which read sqrt(s),
+    would be off by ~1e-8 (float64) at coincident points."""
+    tr = T[r]
+    xi = xn[i]
+    ynj = yn[j0:]
+    close = 0
+    for j in range(w):  # fill and count close pairs in one vectorised pass: they are rare
+        norms = xi + ynj[j]
+        sq = max(norms - (tr[j] + tr[j]), zero)
+        buf[j] = sq
+        close += sq <= refine * norms
+    if close == 0:
+        return
+    d = Xs.shape[1]
+    for j in range(w):
+        if buf[j] <= refine * (xi + ynj[j]):
+            t = Xs[i, 0] - Ys[j0 + j, 0]
+            acc = t * t
+            for k in range(1, d):
+                t = Xs[i, k] - Ys[j0 + j, k]
+                acc += t * t
+            buf[j] = acc
+
+
+@njit(inline="always", **_JIT)
 def _profile(buf, w, code, p):
     """In place: buf[j] = f(buf[j]) for the kernel profile ``code``."""
     a = p[P_A]
@@ -374,34 +402,45 @@ def knn_direct(Xs, Yt, i0, i1, tile_m, best_d, best_i):
 
 
 # -------------------------------------------------------------------- GEMM entry points
+# ``Xs, Ys, refine``: the scaled rows and the fraction below which distances are
+# recomputed directly (:func:`_fill_gemm_refined`; 0 for profiles that do not need it).
 @njit(**_JIT)
-def matvec_gemm(T, xn, yn, i0, i1, j0, w, dot, code, p, Vt, acc):
+def matvec_gemm(T, xn, yn, i0, i1, j0, w, dot, code, p, Vt, acc, Xs, Ys, refine):
     buf = np.empty(w, dtype=T.dtype)
     zero = p[P_ZERO]
     for i in range(i0, i1):
-        _fill_gemm(T, i - i0, xn, yn, i, j0, w, dot, zero, buf)
+        if refine > 0:
+            _fill_gemm_refined(T, i - i0, xn, yn, i, j0, w, zero, buf, Xs, Ys, refine)
+        else:
+            _fill_gemm(T, i - i0, xn, yn, i, j0, w, dot, zero, buf)
         _profile_accumulate(buf, w, j0, code, p, Vt, acc, i - i0, zero)
 
 
 @njit(**_JIT)
-def tile_gemm(T, xn, yn, i0, i1, j0, w, dot, code, p):
+def tile_gemm(T, xn, yn, i0, i1, j0, w, dot, code, p, Xs, Ys, refine):
     """In place: the cross-product tile T becomes the kernel tile."""
     zero = p[P_ZERO]
     buf = np.empty(w, dtype=T.dtype)
     for i in range(i0, i1):
         r = i - i0
-        _fill_gemm(T, r, xn, yn, i, j0, w, dot, zero, buf)
+        if refine > 0:
+            _fill_gemm_refined(T, r, xn, yn, i, j0, w, zero, buf, Xs, Ys, refine)
+        else:
+            _fill_gemm(T, r, xn, yn, i, j0, w, dot, zero, buf)
         _profile(buf, w, code, p)
         for j in range(w):
             T[r, j] = buf[j]
 
 
 @njit(**_JIT_NNAN)
-def lse_gemm(T, xn, yn, i0, i1, j0, w, code, p, logw, use_w, mx, sm):
+def lse_gemm(T, xn, yn, i0, i1, j0, w, code, p, logw, use_w, mx, sm, Xs, Ys, refine):
     buf = np.empty(w, dtype=T.dtype)
     zero = p[P_ZERO]
     for i in range(i0, i1):
-        _fill_gemm(T, i - i0, xn, yn, i, j0, w, False, zero, buf)
+        if refine > 0:
+            _fill_gemm_refined(T, i - i0, xn, yn, i, j0, w, zero, buf, Xs, Ys, refine)
+        else:
+            _fill_gemm(T, i - i0, xn, yn, i, j0, w, False, zero, buf)
         _lse_update(buf, w, j0, code, p, logw, mx, sm, i - i0, use_w)
 
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ...exceptions import InputValueError
-from ...kernels._base import FusedSpec
+from ...kernels._base import _REFINE_BELOW, FusedSpec
 from .. import _parallel
 from ..plan import Plan, make_plan
 from . import _jit
@@ -122,6 +122,17 @@ def _sensitivity(spec: FusedSpec) -> float:
     return _SENSITIVITY[spec.profile]
 
 
+def refine_fraction(spec: FusedSpec, dtype: np.dtype) -> float:
+    """In GEMM mode, squared distances below this fraction of ||x||² + ||y||² are recomputed
+    from direct differences: for profiles with a kink at 0 (Laplace: exp(-sqrt(s))), whose
+    value reads sqrt(s) and would carry the expansion's cancellation, ~1e-8 in float64 at
+    coincident points (as the numpy path, ``kernels._base._squared_distances``). 0: none
+    (smooth profiles: an error δs moves log k by at most its sensitivity times δs)."""
+    if spec.kind != "radial" or math.isfinite(_sensitivity(spec)):
+        return 0.0
+    return _REFINE_BELOW["float32" if np.dtype(dtype) == np.float32 else "float64"]
+
+
 def _prepare(spec: FusedSpec | None, X: np.ndarray, Y: np.ndarray,
              plan: Plan) -> _Prepared:
     """Prepared inputs, in float64 when the float32 BLAS cross term is too inaccurate.
@@ -189,6 +200,7 @@ def matvec(spec: FusedSpec, X: np.ndarray, Y: np.ndarray, V: np.ndarray) -> np.n
     prep = _prepare(spec, X, Y, plan)
     dtype = prep.Xs.dtype
     p = _profile_constants(spec, dtype)
+    refine = refine_fraction(spec, dtype)
     Vt = np.ascontiguousarray(V.T, dtype=dtype)
     Vc = np.ascontiguousarray(V, dtype=dtype) if many else V
     acc = np.zeros((n, k), dtype=np.float64)
@@ -211,11 +223,12 @@ def matvec(spec: FusedSpec, X: np.ndarray, Y: np.ndarray, V: np.ndarray) -> np.n
             return
         for r0, r1, j0, w, T in _gemm_tiles(prep, plan, i0, i1, buffers):
             if many:
-                _jit.tile_gemm(T, prep.xn, prep.yn, r0, r1, j0, w, prep.dot, code, p)
+                _jit.tile_gemm(T, prep.xn, prep.yn, r0, r1, j0, w, prep.dot, code, p,
+                               prep.Xs, prep.Ys, refine)
                 acc[r0:r1] += T @ Vc[j0:j0 + w]
             else:
                 _jit.matvec_gemm(T, prep.xn, prep.yn, r0, r1, j0, w, prep.dot, code, p, Vt,
-                                 acc[r0:r1])
+                                 acc[r0:r1], prep.Xs, prep.Ys, refine)
 
     _parallel.run_tasks(task, _row_blocks(n, plan.rows_per_task), plan.n_workers,
                         uses_blas=plan.mode == "gemm" or many)
@@ -235,6 +248,7 @@ def logsumexp(spec: FusedSpec, X: np.ndarray, Y: np.ndarray,
     prep = _prepare(spec, X, Y, plan)
     dtype = prep.Xs.dtype
     p = _profile_constants(spec, dtype)
+    refine = refine_fraction(spec, dtype)
     use_w = log_weights is not None
     logw = (np.ascontiguousarray(log_weights, dtype=dtype) if use_w
             else np.zeros(1, dtype=dtype))
@@ -250,7 +264,7 @@ def logsumexp(spec: FusedSpec, X: np.ndarray, Y: np.ndarray,
             return
         for r0, r1, j0, w, T in _gemm_tiles(prep, plan, i0, i1, buffers):
             _jit.lse_gemm(T, prep.xn, prep.yn, r0, r1, j0, w, code, p, logw, use_w,
-                          mx[r0:r1], sm[r0:r1])
+                          mx[r0:r1], sm[r0:r1], prep.Xs, prep.Ys, refine)
 
     _parallel.run_tasks(task, _row_blocks(n, plan.rows_per_task), plan.n_workers,
                         uses_blas=plan.mode == "gemm")
