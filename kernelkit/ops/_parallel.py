@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Any
 
+_THREAD_PREFIX = "kernelkit-worker"
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -39,7 +40,7 @@ def _get_pool(n_workers: int) -> ThreadPoolExecutor:
             if _pool is not None:
                 _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(max_workers=n_workers,
-                                       thread_name_prefix="kernelkit")
+                                       thread_name_prefix=_THREAD_PREFIX)
             _pool_size = n_workers
         return _pool
 
@@ -60,7 +61,9 @@ def run_tasks(fn: Callable[[Any], None], items: Iterable[Any], n_workers: int,
     Exceptions from workers propagate to the caller.
     """
     items = list(items)
-    if n_workers <= 1 or len(items) <= 1:
+    # inline on one of our own workers: waiting there for the same pool could deadlock
+    nested = threading.current_thread().name.startswith(_THREAD_PREFIX)
+    if n_workers <= 1 or len(items) <= 1 or nested:
         for item in items:
             fn(item)
         return

@@ -84,7 +84,7 @@ def dense_gram(kernel: Kernel, X: np.ndarray, Y: np.ndarray | None = None, *,
     -------
     K : ndarray of shape (n, m)
     """
-    from ._gram import compiled_gram, gram_supported
+    from ..ops._gram import compiled_gram, gram_supported
 
     symmetric = Y is None
     Yv = X if Y is None else Y

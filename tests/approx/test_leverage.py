@@ -134,9 +134,43 @@ def test_bad_input():
 @pytest.mark.parametrize("kernel", KERNELS + [Gaussian(bandwidth=[0.5, 1.0, 2.0]),
                                               Periodic(), 2.0 * Gaussian(), Linear()], ids=repr)
 def test_kernel_block_matches_oracle(kernel, dtype):
-    """The lean block evaluation agrees with the dense oracle away from coincident pairs."""
+    """The block evaluation agrees with the dense oracle away from coincident pairs (the
+    compiled rows for kernels the engine compiles, the numpy paths for the others)."""
     rng = np.random.default_rng(0)
     A, B = rng.normal(size=(30, 3)).astype(dtype), rng.normal(size=(20, 3)).astype(dtype)
     got = kernel_block(kernel, A, B)
     assert got.dtype == np.float64
     assert_close(got, naive_kernel_matrix(kernel, A, B), dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", KERNELS + [2.0 * Gaussian(), Linear()], ids=repr)
+def test_kernel_block_with_many_features_matches_oracle(kernel, dtype):
+    """Beyond _COMPILED_MAX_FEATURES the numpy path (BLAS cross term) is used."""
+    rng = np.random.default_rng(0)
+    d = 130
+    A = (rng.normal(size=(30, d)) / np.sqrt(d / 3)).astype(dtype)  # kernel values ~ O(1)
+    B = (rng.normal(size=(20, d)) / np.sqrt(d / 3)).astype(dtype)
+    got = kernel_block(kernel, A, B)
+    assert got.dtype == np.float64
+    assert_close(got, naive_kernel_matrix(kernel, A, B), dtype=np.float64)
+
+
+def test_kernel_block_dispatch_and_coincident_pairs(monkeypatch):
+    """Supported kernels with few features use the compiled rows; they are accurate at
+    (near-)coincident pairs, where the numpy path's distance expansion is not."""
+    import kernelkit.approx._common as common
+
+    calls = []
+    real = common.compiled_gram
+    monkeypatch.setattr(common, "compiled_gram",
+                        lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 3)) * 1e3
+    Y = X + 1e-9  # near-coincident pairs at large norm
+    got = kernel_block(Laplace(bandwidth=1.0), X, Y)
+    np.testing.assert_allclose(np.diag(got), np.exp(-np.sqrt(3) * 1e-9), rtol=1e-12)
+    assert calls == [(40, 3)]
+    kernel_block(Laplace(bandwidth=1.0), rng.normal(size=(5, 200)), rng.normal(size=(4, 200)))
+    kernel_block(Periodic(), X, Y)  # no compiled profile: numpy path
+    assert calls == [(40, 3)]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kernelkit.kernels import Cosine, Gaussian, Laplace, Matern, Polynomial, RationalQuadratic
-from kernelkit.regression._gram import gram_supported
+from kernelkit.ops._gram import gram_supported
 from kernelkit.regression._linalg import ColumnNystrom, dense_gram, refined_dense_cg
 from kernelkit.testing._tolerances import TOLERANCES
 
