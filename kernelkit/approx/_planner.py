@@ -184,8 +184,8 @@ class _Checker:
             self.ref = np.linalg.solve(self.K + alpha * np.eye(s), self.V)
         else:
             # K v from the dense block: it agrees with the exact engine (kernelkit.matvec) to
-            # ~1e-15 relative for smooth kernels and ~1e-9 for kinked ones (Laplace; see
-            # kernel_block), and costs a third of a separate engine pass here
+            # ~1e-15 relative for compiled kernels (Laplace included: see kernel_block) and
+            # ~1e-9 for kinked ones on the numpy path, and costs less than an engine pass
             self.ref = self.K @ self.V
 
     @property
@@ -494,8 +494,9 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     (16, 32, 64, ...) are tried on a uniform subsample of up to 1000 rows in order of
     their modelled build cost on all of X, until one meets ``rtol`` on 20 probe vectors
     against the subsample's exact kernel block (agreeing with :func:`kernelkit.matvec`
-    to ~1e-9 or better): the cheapest that does. For Nyström the search's centres are
-    left out of that error as often as a build on all of X would miss them. The choice
+    to ~1e-15 for the compiled kernels): the cheapest that does. For Nyström the
+    search's centres are left out of that error as often as a build on all of X would
+    miss them. The choice
     is then fitted on all of X and re-checked on 20 independent held-out probes; if they
     miss ``rtol`` the rank doubles (past the rank cap, the search resumes without it).
     The subsample's kernel block is evaluated once and rank steps reuse earlier work; a
