@@ -14,6 +14,19 @@ from kernelkit.kernels import Gaussian, Laplace, Matern
 from kernelkit.testing import naive_kernel_matrix
 
 
+def _search_to_rank_32(kernel, X, s, seed):
+    """A uniform subsample S of s rows of X, its checker, and the Nyström search on it
+    through ranks 16 and 32: (rng, S, checker, search, features of rank 32)."""
+    rng = np.random.default_rng(seed)
+    S = np.sort(rng.choice(X.shape[0], s, replace=False))
+    with small_blas(s):
+        checker = _Checker(kernel, X[S], "matvec", 0.0, rng, X.shape[0])
+        search = _LeverageSearch(checker.K, rng)
+        for r in (16, 32):
+            Z = search.features(r)
+    return rng, S, checker, search, Z
+
+
 def test_selection_error_is_not_optimistic_against_the_build():
     """The selection error of a Nyström rank on the subsample has the law of the held-out
     error of Nystroem(sampling="rls") built on all of X at that rank (16 paired seeds).
@@ -28,13 +41,8 @@ def test_selection_error_is_not_optimistic_against_the_build():
     X = np.random.default_rng(0).normal(size=(n, 3))
     new, old, held = [], [], []
     for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        S = np.sort(rng.choice(n, s, replace=False))
+        rng, S, checker, search, Z = _search_to_rank_32(kernel, X, s, seed)
         with small_blas(s):
-            checker = _Checker(kernel, X[S], "matvec", 0.0, rng, n)
-            search = _LeverageSearch(checker.K, rng)
-            for r in (16, 32):
-                Z = search.features(r)
             new.append(checker.errors(Z, False, search.centres).max())
             old.append(checker.errors(Z, False)[:10].max())
         build = Nystroem(kernel=kernel, n_components=rank, sampling="rls",
@@ -70,13 +78,8 @@ def test_continued_build_has_the_law_of_nystroem_rls():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(planner, "dictionary_scores", spy)
         for seed in range(seeds):
-            rng = np.random.default_rng(seed)
-            S = np.sort(rng.choice(n, s, replace=False))
+            rng, S, checker, search, Z = _search_to_rank_32(kernel, X, s, seed)
             with small_blas(s):
-                checker = _Checker(kernel, X[S], "matvec", 0.0, rng, n)
-                search = _LeverageSearch(checker.K, rng)
-                for r in (16, 32):
-                    Z = search.features(r)
                 sel.append(checker.errors(Z, False, search.centres).max())
             build = _LeverageBuild(kernel, X, S, search, rng).fit(rank, seed)
             assert isinstance(build, Nystroem) and build.n_components_ == rank
@@ -97,14 +100,10 @@ def test_continued_build_after_a_miss_rescores_without_the_subsample():
     scores of all rows but those of the subsample, at the smaller λ of the larger rank."""
     import kernelkit.approx._planner as planner
 
-    n, s = 3000, 300
+    s = 300
     kernel = Gaussian(bandwidth=1.0)
-    X = np.random.default_rng(1).normal(size=(n, 2))
-    rng = np.random.default_rng(0)
-    S = np.sort(rng.choice(n, s, replace=False))
-    search = _LeverageSearch(_Checker(kernel, X[S], "matvec", 0.0, rng, n).K, rng)
-    for r in (16, 32):
-        search.features(r)
+    X = np.random.default_rng(1).normal(size=(3000, 2))
+    rng, S, _, search, _ = _search_to_rank_32(kernel, X, s, 0)
     calls = []
     real = planner.dictionary_scores
 
