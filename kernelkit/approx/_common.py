@@ -203,7 +203,7 @@ def nystroem_normalization(K: np.ndarray) -> np.ndarray:
     """K^{-1/2} of a centres' kernel block K (pseudo-inverse: eigenvalues below
     ``EIG_RTOL`` times the largest are dropped); symmetric, float64."""
     with small_blas(K.shape[0]):
-        s, U = scipy.linalg.eigh(0.5 * (K + K.T), check_finite=False)
+        s, U = scipy.linalg.eigh(0.5 * (K + K.T), check_finite=False, driver="evd")
     keep = s > EIG_RTOL * max(float(s.max()), 1e-300)
     inv_sqrt = np.zeros_like(s)
     inv_sqrt[keep] = 1.0 / np.sqrt(s[keep])
