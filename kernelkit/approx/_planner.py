@@ -21,7 +21,6 @@ from ._common import (
     kernel_block,
     small_blas,
     stable_cholesky,
-    weighted_sample_without_replacement,
 )
 from ._features import RandomFeatures, sample_frequencies
 from ._leverage import _OVERSAMPLE, _dictionary_cap, dictionary_scores, sample_by_scores
@@ -398,8 +397,7 @@ class _LeverageSearch:
         self.lam = self.lam_for(rank, scores)
         self.tau = tau = scores(self.lam)  # the scores of this rank (for the build on X)
         self.p = np.minimum(1.0, 2.0 * _OVERSAMPLE * tau)
-        weights = tau + 1e-12 * max(float(tau.max()), 1e-300)
-        C = weighted_sample_without_replacement(weights, rank, self.rng)
+        C = sample_by_scores(tau, rank, self.rng)
         self.centres = np.asarray(C, dtype=np.intp)
         # Z = K_SC L^-T with K_CC = L Lᵀ: the same Z Zᵀ as K_SC K_CC^{-1/2} (Nystroem's
         # basis) at the cost of a Cholesky factorization instead of an eigendecomposition
@@ -498,9 +496,9 @@ def approximate(kernel: Kernel, X: Any, rtol: float = 1e-2, task: str = "matvec"
     against the subsample's exact kernel block (agreeing with :func:`kernelkit.matvec`
     to ~1e-15 for the compiled kernels): the cheapest that does. For Nyström the
     search's centres are left out of that error as often as a build on all of X would
-    miss them. The choice
-    is then fitted on all of X and re-checked on 20 independent held-out probes; if they
-    miss ``rtol`` the rank doubles (past the rank cap, the search resumes without it).
+    miss them. The choice is then fitted on all of X and re-checked on 20 independent
+    held-out probes; if they miss ``rtol`` the rank doubles (past the rank cap, the
+    search resumes without it).
     The subsample's kernel block is evaluated once and rank steps reuse earlier work; a
     Nyström build on X (n ≥ 2000) draws its centres by leverage scores continued from the
     search's dictionary in one pass over X, instead of estimating them from scratch
